@@ -1,0 +1,108 @@
+"""Sanctions rules as data, checked against records of goods transfers, with explained findings.
+
+>>> import compliance
+>>> rules = compliance.load_rules()                     # the bundled packs, or a path
+>>> case = compliance.load_case("cases/pyongyang-summit-2024.yaml")
+>>> report = compliance.check(case, rules)
+>>> [f.rule.id for f in report.violations][:1]
+['un.dprk.luxury.vehicles']
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from compliance._version import __version__
+from compliance.engine import Engine, Evaluation, Finding, FindingVerdict
+from compliance.errors import (
+    CaseFileError,
+    ComplianceError,
+    Diagnostic,
+    InputError,
+    RuleFileError,
+    UsageError,
+)
+from compliance.loader import LoadedCase, load_case, load_cases, load_rules
+from compliance.models import Case, Item, Licence, Money, Party, Transfer, TransferType
+from compliance.reference import EcbRates, ExchangeRates
+from compliance.reports import Report, report_schema
+from compliance.rules import Rule, RuleSet, Verdict, rule_file_schema
+
+__all__ = [
+    "Case",
+    "CaseFileError",
+    "ComplianceError",
+    "Diagnostic",
+    "EcbRates",
+    "Engine",
+    "Evaluation",
+    "ExchangeRates",
+    "Finding",
+    "FindingVerdict",
+    "InputError",
+    "Item",
+    "Licence",
+    "LoadedCase",
+    "Money",
+    "Party",
+    "Report",
+    "Rule",
+    "RuleFileError",
+    "RuleSet",
+    "Transfer",
+    "TransferType",
+    "UsageError",
+    "Verdict",
+    "__version__",
+    "check",
+    "load_case",
+    "load_cases",
+    "load_rules",
+    "schema",
+]
+
+CaseLike = Case | LoadedCase | str | Path
+
+
+def check(
+    cases: CaseLike | Iterable[CaseLike],
+    rules: RuleSet | str | Path | None = None,
+    *,
+    as_of: dt.date | None = None,
+    rates: ExchangeRates | None = None,
+) -> Report:
+    """Check one case or several against rules (the bundled packs when ``rules`` is None).
+
+    ``cases`` may be :class:`Case` objects, loaded cases, or paths to case files
+    or folders. ``as_of`` judges every transfer by the rules in force on that
+    date instead of its own (for what-if runs).
+    """
+    if not isinstance(rules, RuleSet):
+        rules = load_rules(rules)
+    items: list[Any] = [cases] if isinstance(cases, Case | LoadedCase | str | Path) \
+        else list(cases)
+    pairs: list[tuple[Case, str | None]] = []
+    paths = [c for c in items if isinstance(c, str | Path)]
+    loaded = {id(p): load_cases([p]) for p in paths}
+    for entry in items:
+        if isinstance(entry, Case):
+            pairs.append((entry, None))
+        elif isinstance(entry, LoadedCase):
+            pairs.append((entry.case, entry.file))
+        else:
+            pairs.extend((c.case, c.file) for c in loaded[id(entry)])
+    return Report(Engine(rules, rates).evaluate(pairs, as_of))
+
+
+def schema(name: str) -> dict[str, Any]:
+    """The JSON Schema of ``"cases"`` (case files), ``"rules"`` (rule files) or ``"report"``."""
+    if name == "cases":
+        return Case.model_json_schema()
+    if name == "rules":
+        return rule_file_schema()
+    if name == "report":
+        return report_schema()
+    raise UsageError(f"no schema named '{name}'", "one of: cases, rules, report")

@@ -1,0 +1,205 @@
+"""The ``compliance`` command: a thin layer over the public API.
+
+Exit status: 0 when no finding fails the run, 1 when one does (by default a
+violation; see ``--fail-on``), 2 for bad input or usage, 3 for an internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import difflib
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import IO
+
+import compliance
+from compliance.conditions import leaves, outline
+from compliance.errors import ComplianceError, UsageError
+
+VERDICTS = ("violation", "review", "undetermined")
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
+
+
+def _verdicts(text: str) -> frozenset[str]:
+    chosen = frozenset(v.strip() for v in text.split(",") if v.strip())
+    unknown = sorted(chosen - set(VERDICTS))
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"unknown verdict {', '.join(unknown) or '(none)'}; choose from {', '.join(VERDICTS)}")
+    return chosen
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="compliance",
+        description="Check records of goods transfers against sanctions rules, with explained"
+                    " findings.",
+        epilog="Exit status: 0 nothing failed, 1 findings failed the run, 2 bad input or"
+               " usage, 3 internal error.",
+    )
+    parser.add_argument("--version", action="version",
+                        version=f"compliance {compliance.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser(
+        "check", help="check case files against the rules",
+        description="Check case files (or folders of them) against the bundled rule packs or"
+                    " those given with --rules. Prints, for every transfer, its findings: the"
+                    " rule, the verdict, the citation and the explanation.")
+    check.add_argument("paths", nargs="+", metavar="PATH", help="case files or folders")
+    _rules_option(check)
+    check.add_argument("--format", choices=("text", "json"), default="text",
+                       help="text for a reader (default), json for programs")
+    check.add_argument("--as-of", type=_date, metavar="DATE",
+                       help="judge every transfer by the rules in force on DATE (what-if)")
+    check.add_argument("--fail-on", type=_verdicts, default=frozenset({"violation"}),
+                       metavar="VERDICTS",
+                       help="comma-separated verdicts that make the exit status 1"
+                            " (default: violation; also review, undetermined)")
+    check.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE")
+    check.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                       help="colour in text reports (auto: only on a terminal)")
+
+    rules = commands.add_parser("rules", help="list or show the rules")
+    rule_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    listing = rule_commands.add_parser("list", help="the catalogue of rules",
+                                       description="List every rule: id, verdict, citation,"
+                                                   " dates in force and goods.")
+    _rules_option(listing)
+    listing.add_argument("--format", choices=("text", "json"), default="text")
+    show = rule_commands.add_parser("show", help="one rule in full",
+                                    description="Show one rule: citation, dates, and its"
+                                                " condition tree.")
+    show.add_argument("rule_id", metavar="ID")
+    _rules_option(show)
+
+    schema = commands.add_parser("schema", help="print a JSON Schema",
+                                 description="Print the JSON Schema of case files, rule files"
+                                             " or the JSON report.")
+    schema.add_argument("name", choices=("cases", "rules", "report"))
+    return parser
+
+
+def _rules_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rules", action="append", metavar="PATH",
+                        help="rule file or folder, instead of the bundled packs (repeatable)")
+
+
+def _open_output(path: str | None) -> IO[str]:
+    if path is None:
+        return sys.stdout
+    try:
+        return open(path, "w", encoding="utf-8", newline="\n")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def _check(args: argparse.Namespace) -> int:
+    rules = compliance.load_rules(args.rules)
+    cases = compliance.load_cases(args.paths)
+    if not cases:
+        raise UsageError("no case files (*.yaml) found in " + ", ".join(args.paths))
+    report = compliance.check(cases, rules, as_of=args.as_of)
+    out = _open_output(args.output)
+    try:
+        if args.format == "json":
+            out.write(report.to_json())
+        else:
+            color = {"auto": None, "always": True, "never": False}[args.color]
+            report.write_text(out, color=color if args.output is None else False)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return report.exit_status(args.fail_on)
+
+
+def _goods(rule: compliance.Rule) -> str:
+    codes = [code for leaf in leaves(rule.when) if leaf.op == "prefix" for code in leaf.operand]
+    words = [w for leaf in leaves(rule.when) if leaf.op == "mentions" for w in leaf.operand]
+    shown = ", ".join(codes[:6]) + (" …" if len(codes) > 6 else "")
+    if words:
+        shown = (shown + "; " if shown else "") + "words: " + ", ".join(words[:3])
+    return shown or "-"
+
+
+def _rules_list(args: argparse.Namespace) -> int:
+    rules = compliance.load_rules(args.rules)
+    rows = [{"id": r.id, "verdict": r.verdict.value, "instrument": r.citation.instrument,
+             "provision": r.citation.provision, "in_force": str(r.in_force),
+             "goods": _goods(r), "pack": r.pack, "confidence": r.citation.confidence}
+            for r in rules]
+    if args.format == "json":
+        sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+        return 0
+    columns = ("id", "verdict", "instrument", "provision", "in_force", "goods")
+    widths = {c: max(len(c), *(len(row[c]) for row in rows)) for c in columns}
+    header = "  ".join(c.upper().ljust(widths[c]) for c in columns)
+    print(header.rstrip())
+    for row in rows:
+        print("  ".join(row[c].ljust(widths[c]) for c in columns).rstrip())
+    print(f"{len(rows)} rules from {len(rules.packs)} pack(s)")
+    return 0
+
+
+def _rules_show(args: argparse.Namespace) -> int:
+    rules = compliance.load_rules(args.rules)
+    rule = rules.get(args.rule_id)
+    if rule is None:
+        close = difflib.get_close_matches(args.rule_id, [r.id for r in rules], n=3)
+        raise UsageError(f"no rule with id '{args.rule_id}'",
+                         ("did you mean " + " or ".join(close) + "?") if close
+                         else "see `compliance rules list`")
+    c = rule.citation
+    fields = [("id", rule.id), ("title", rule.title), ("pack", f"{rule.pack} ({rule.source})"),
+              ("citation", c.text), ("url", c.url or "-"), ("confidence", c.confidence),
+              ("binds", rule.binds), ("in force", str(rule.in_force)),
+              ("verdict", rule.verdict.value), ("because", rule.because)]
+    if c.note:
+        fields.append(("citation note", c.note))
+    if rule.notes:
+        fields.append(("notes", rule.notes))
+    for name, value in fields:
+        print(f"{name + ':':<15}{value}")
+    print("when:")
+    for line in outline(rule.when):
+        print(f"  {line}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "check":
+            return _check(args)
+        if args.command == "rules":
+            return _rules_list(args) if args.rules_command == "list" else _rules_show(args)
+        print(json.dumps(compliance.schema(args.name), indent=2, ensure_ascii=False))
+        return 0
+    except ComplianceError as exc:
+        print(exc.render(), file=sys.stderr)
+        return exc.exit_status
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if os.environ.get("COMPLIANCE_DEBUG"):
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc}\n"
+              "  this is a bug; set COMPLIANCE_DEBUG=1 to see the traceback", file=sys.stderr)
+        return 3
+
+
+def run() -> None:
+    """Entry point of the console script."""
+    sys.exit(main())

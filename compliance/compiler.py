@@ -1,0 +1,77 @@
+"""Condition tree to evaluator closures, prepared once per rule and run for every item.
+
+Compiling resolves each leaf's fact getter and operator test once, so that
+evaluating a rule is a walk over closures with no look-ups by name. The
+closures record a :class:`~compliance.trace.Trace` as they go.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from compliance.conditions import AllOf, AnyOf, Leaf, Node, Not
+from compliance.facts import FACTS
+from compliance.models import Item, Transfer
+from compliance.operators import OPERATORS, Env, Outcome, all_of, any_of
+from compliance.rules import Rule
+from compliance.trace import Trace
+
+Evaluator = Callable[[Transfer, Item, Env], Trace]
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedRule:
+    """A rule and its compiled condition."""
+
+    rule: Rule
+    evaluate: Evaluator
+
+    def __repr__(self) -> str:
+        return f"<PreparedRule {self.rule.id}>"
+
+
+def compile_node(node: Node) -> Evaluator:
+    """Compile one node (and its subtree) to a closure that returns its trace."""
+    if isinstance(node, Leaf):
+        return _compile_leaf(node)
+    if isinstance(node, Not):
+        inner = compile_node(node.child)
+
+        def negation(transfer: Transfer, item: Item, env: Env) -> Trace:
+            child = inner(transfer, item, env)
+            return Trace("not", ~child.outcome, (child,))
+
+        return negation
+    parts = tuple(compile_node(child) for child in node.children)
+    kind, combine = ("all", all_of) if isinstance(node, AllOf) else ("any", any_of)
+    assert isinstance(node, AllOf | AnyOf)
+
+    def combination(transfer: Transfer, item: Item, env: Env) -> Trace:
+        # Every child is evaluated, even once the outcome is settled: the
+        # explanation shows each condition and the fact it looked at.
+        children = tuple(part(transfer, item, env) for part in parts)
+        return Trace(kind, combine(c.outcome for c in children), children)
+
+    return combination
+
+
+def _compile_leaf(leaf: Leaf) -> Evaluator:
+    get = FACTS[leaf.fact].get
+    operator = OPERATORS[leaf.op]
+    test, operand, options = operator.test, leaf.operand, leaf.options
+    reads_missing = operator.reads_missing
+
+    def evaluate(transfer: Transfer, item: Item, env: Env) -> Trace:
+        value = get(transfer, item)
+        if value is None and not reads_missing:
+            return Trace("test", Outcome.UNKNOWN, leaf=leaf, note="not stated in the record")
+        outcome, note = test(value, operand, options, env)
+        return Trace("test", outcome, leaf=leaf, value=value, note=note)
+
+    return evaluate
+
+
+def prepare(rule: Rule) -> PreparedRule:
+    """Compile a rule once, to evaluate it many times."""
+    return PreparedRule(rule, compile_node(rule.when))

@@ -1,0 +1,272 @@
+"""The condition tree: frozen nodes (all, any, not, and a leaf per fact test), each with its span.
+
+The tree is the single source of truth of a rule: the compiler, the
+explanation, the documentation and the JSON Schema are derived from it and
+from the tables in :mod:`compliance.facts` and :mod:`compliance.operators`.
+
+In YAML a condition is one of::
+
+    all: [condition, ...]              every condition holds
+    any: [condition, ...]              at least one holds
+    not: condition                     the condition does not hold
+    <fact>: {<operator>: operand}      a test of one fact, e.g. route: {includes: KP}
+
+An operand may name a list declared in the file's ``lists`` as ``$name``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from compliance.facts import FACTS
+from compliance.operators import OPERATORS, OperandError, Resolve
+from compliance.source import Span
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    """Holds when every child holds."""
+
+    children: tuple[Node, ...]
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    """Holds when at least one child holds."""
+
+    children: tuple[Node, ...]
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    """Holds when its child does not; unknown stays unknown."""
+
+    child: Node
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """A test of one fact by one operator, e.g. ``hs_code: {prefix: ["8703"]}``."""
+
+    fact: str
+    op: str
+    operand: Any
+    modifiers: tuple[tuple[str, Any], ...] = ()
+    refs: tuple[str, ...] = ()
+    span: Span | None = field(default=None, compare=False)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.modifiers)
+
+    def describe(self) -> str:
+        """The test in words: ``route includes KP``."""
+        return f"{self.fact} {OPERATORS[self.op].describe(self.operand, self.options)}"
+
+    def describe_negation(self) -> str:
+        """The opposite test in words: ``route does not include KP``."""
+        return f"{self.fact} {OPERATORS[self.op].negate(self.operand, self.options)}"
+
+
+Node = AllOf | AnyOf | Not | Leaf
+
+
+def leaves(node: Node) -> Iterator[Leaf]:
+    """Every leaf of a tree, left to right."""
+    if isinstance(node, Leaf):
+        yield node
+    elif isinstance(node, Not):
+        yield from leaves(node.child)
+    else:
+        for child in node.children:
+            yield from leaves(child)
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionProblem:
+    """A problem found while parsing a condition, at a path relative to the rule file."""
+
+    path: Path
+    code: str
+    message: str
+    hint: str = ""
+
+
+Locate = Callable[[Path], Span | None]
+
+_COMBINATORS = ("all", "any", "not")
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else ""
+
+
+class _Parser:
+    def __init__(self, lists: dict[str, dict[str, tuple[Any, ...]]], locate: Locate) -> None:
+        self.lists = lists
+        self.locate = locate
+        self.problems: list[ConditionProblem] = []
+
+    def fail(self, path: Path, code: str, message: str, hint: str = "") -> None:
+        self.problems.append(ConditionProblem(path, code, message, hint))
+
+    def node(self, raw: Any, path: Path) -> Node | None:
+        if not isinstance(raw, dict) or len(raw) != 1:
+            shape = "an empty mapping" if raw == {} else type(raw).__name__
+            if isinstance(raw, dict):
+                shape = "a mapping with keys " + ", ".join(map(str, raw))
+            self.fail(path, "bad-condition",
+                      f"a condition is a mapping with exactly one key, got {shape}",
+                      "use all/any/not, or one fact such as route: {includes: KP}")
+            return None
+        ((key, value),) = raw.items()
+        span = self.locate(path)
+        if key in ("all", "any"):
+            return self.combination(key, value, (*path, key), span)
+        if key == "not":
+            child = self.node(value, (*path, key))
+            return None if child is None else Not(child, span)
+        return self.leaf(str(key), value, path, span)
+
+    def combination(self, key: str, value: Any, path: Path, span: Span | None) -> Node | None:
+        if not isinstance(value, list) or not value:
+            self.fail(path, "bad-condition", f"'{key}' takes a non-empty list of conditions")
+            return None
+        children = [self.node(child, (*path, i)) for i, child in enumerate(value)]
+        if any(child is None for child in children):
+            return None
+        kids = tuple(c for c in children if c is not None)
+        return AllOf(kids, span) if key == "all" else AnyOf(kids, span)
+
+    def leaf(self, name: str, test: Any, path: Path, span: Span | None) -> Leaf | None:
+        fact = FACTS.get(name)
+        if fact is None:
+            self.fail((*path, name), "unknown-fact", f"unknown fact '{name}'",
+                      _suggest(name, [*FACTS, *_COMBINATORS])
+                      or "facts: " + ", ".join(FACTS))
+            return None
+        where = (*path, name)
+        valid = [op for op, row in OPERATORS.items() if fact.kind in row.kinds]
+        if not isinstance(test, dict) or not test:
+            self.fail(where, "bad-condition",
+                      f"the test of '{name}' is a mapping from an operator to its operand",
+                      f"for instance {name}: {{{valid[0]}: ...}}; operators for {fact.kind}: "
+                      + ", ".join(valid))
+            return None
+        names = [k for k in test if k in OPERATORS]
+        unknown = [k for k in test if k not in OPERATORS]
+        operator = OPERATORS.get(names[0]) if len(names) == 1 else None
+        allowed_mods = operator.modifiers if operator else {}
+        for key in unknown:
+            if key in allowed_mods:
+                continue
+            self.fail((*where, key), "unknown-operator", f"unknown operator '{key}'",
+                      _suggest(str(key), [*OPERATORS, *allowed_mods])
+                      or "operators: " + ", ".join(OPERATORS))
+        if len(names) != 1:
+            if not unknown:
+                self.fail(where, "bad-condition",
+                          f"one operator per test, got {', '.join(names)}",
+                          "combine several tests with all: [...]")
+            return None
+        if operator is None or any(k not in allowed_mods for k in unknown):
+            return None
+        if fact.kind not in operator.kinds:
+            self.fail((*where, operator.name), "operator-mismatch",
+                      f"operator '{operator.name}' does not apply to '{name}', a {fact.kind}",
+                      f"operators for {fact.kind}: " + ", ".join(valid))
+            return None
+        refs: list[str] = []
+        resolve = self._resolver(refs)
+        try:
+            operand = operator.parse(test[operator.name], fact.kind, resolve)
+        except OperandError as exc:
+            self.fail((*where, operator.name), exc.code, str(exc), exc.hint)
+            return None
+        modifiers: list[tuple[str, Any]] = []
+        for key, parse in operator.modifiers.items():
+            if key in test:
+                try:
+                    modifiers.append((key, parse(test[key], fact.kind, resolve)))
+                except OperandError as exc:
+                    self.fail((*where, key), exc.code, str(exc), exc.hint)
+                    return None
+        return Leaf(name, operator.name, operand, tuple(modifiers), tuple(refs), span)
+
+    def _resolver(self, refs: list[str]) -> Resolve:
+        def resolve(name: str, kind: str) -> tuple[Any, ...]:
+            table = self.lists.get(kind, {})
+            if name not in table:
+                known = [n for group in self.lists.values() for n in group]
+                raise OperandError(
+                    f"no {kind} list named '{name}' in this file",
+                    _suggest(name, known) or f"declare it under lists: {kind}: {name}: [...]",
+                    "unknown-list",
+                )
+            refs.append(name)
+            return table[name]
+
+        return resolve
+
+
+def parse_condition(
+    raw: Any, lists: dict[str, dict[str, tuple[Any, ...]]], locate: Locate, path: Path = ()
+) -> tuple[Node | None, list[ConditionProblem]]:
+    """Parse a YAML condition into a tree; return the tree (None if invalid) and the problems.
+
+    ``lists`` maps a list kind (``countries``, ``hs``, ``keywords``) to the named
+    lists of that kind; ``locate`` gives the span of a path, so that every node
+    remembers where it was written.
+    """
+    parser = _Parser(lists, locate)
+    node = parser.node(raw, path)
+    return (node if not parser.problems else None), parser.problems
+
+
+def condition_schema() -> dict[str, Any]:
+    """The JSON Schema of a condition, derived from the fact and operator tables."""
+    ref = {"$ref": "#/$defs/Condition"}
+    alternatives: list[dict[str, Any]] = [
+        {"type": "object", "properties": {"all": {"type": "array", "items": ref, "minItems": 1}},
+         "required": ["all"], "additionalProperties": False},
+        {"type": "object", "properties": {"any": {"type": "array", "items": ref, "minItems": 1}},
+         "required": ["any"], "additionalProperties": False},
+        {"type": "object", "properties": {"not": ref}, "required": ["not"],
+         "additionalProperties": False},
+    ]
+    for name, fact in FACTS.items():
+        tests = []
+        for op, row in OPERATORS.items():
+            if fact.kind not in row.kinds:
+                continue
+            properties = {op: row.operand_schema}
+            properties.update({mod: {"type": ["string", "array"]} for mod in row.modifiers})
+            tests.append({"type": "object", "properties": properties, "required": [op],
+                          "additionalProperties": False, "description": row.doc})
+        alternatives.append({
+            "type": "object", "description": fact.doc, "required": [name],
+            "additionalProperties": False, "properties": {name: {"oneOf": tests}},
+        })
+    return {"oneOf": alternatives}
+
+
+def outline(node: Node, depth: int = 0) -> list[str]:
+    """The tree as indented lines of words, for `compliance rules show`."""
+    pad = "  " * depth
+    if isinstance(node, Leaf):
+        refs = f"   (from ${', $'.join(node.refs)})" if node.refs else ""
+        return [f"{pad}{node.describe()}{refs}"]
+    if isinstance(node, Not):
+        return [f"{pad}not:", *outline(node.child, depth + 1)]
+    head = "all of:" if isinstance(node, AllOf) else "any of:"
+    body = [line for child in node.children for line in outline(child, depth + 1)]
+    return [f"{pad}{head}", *body]

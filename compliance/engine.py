@@ -1,0 +1,154 @@
+"""Evaluate prepared rules over cases and transfers: findings, verdicts, traces.
+
+The engine is pure: no I/O and no clock. The date that decides which rules
+are in force is the transfer's own, or ``as_of`` when given; exchange rates
+come from the rate source passed in.
+
+For each transfer, each item and each rule in force, the rule's condition is
+evaluated with three values: met gives the rule's verdict, not met gives no
+finding, unknown gives an ``undetermined`` finding that names the facts
+missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from compliance import reference
+from compliance.compiler import PreparedRule, prepare
+from compliance.models import Case, Item, Transfer
+from compliance.operators import Env, Outcome
+from compliance.rules import Rule, RuleSet
+from compliance.trace import Trace, clearing, explain, missing_facts
+
+
+class FindingVerdict(StrEnum):
+    """The verdict of a finding, most severe first."""
+
+    VIOLATION = "violation"
+    REVIEW = "review"
+    UNDETERMINED = "undetermined"
+
+
+SEVERITY = {FindingVerdict.VIOLATION: 0, FindingVerdict.REVIEW: 1,
+            FindingVerdict.UNDETERMINED: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What one rule says of one item of one transfer, with the trace that explains it."""
+
+    rule: Rule
+    verdict: FindingVerdict
+    case: str
+    transfer: Transfer
+    item_index: int
+    trace: Trace
+
+    @property
+    def item(self) -> Item:
+        return self.transfer.items[self.item_index]
+
+    @property
+    def citation(self) -> str:
+        """Instrument and provision: ``UNSCR 2397 (2017), paragraph 7``."""
+        return self.rule.citation.text
+
+    @property
+    def explanation(self) -> str:
+        """Each condition, the fact it looked at, and whether it held, as indented text."""
+        return explain(self.trace)
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """For an undetermined finding, the facts that would settle it."""
+        return missing_facts(self.trace)
+
+    @property
+    def clears_if(self) -> tuple[str, ...]:
+        """Alternative changes of fact that would have cleared the rule."""
+        return clearing(self.trace)
+
+    def __repr__(self) -> str:
+        return (f"<Finding {self.verdict.value} {self.rule.id} "
+                f"{self.case}/{self.transfer.id} item {self.item_index + 1}>")
+
+
+@dataclass(frozen=True, slots=True)
+class TransferResult:
+    """A transfer with its findings (possibly none) and the rules that applied to it."""
+
+    transfer: Transfer
+    findings: tuple[Finding, ...]
+    judged_on: dt.date
+    rules_in_force: int
+
+    @property
+    def status(self) -> str:
+        """The most severe verdict of the findings, or ``no-findings``."""
+        if not self.findings:
+            return "no-findings"
+        return min((f.verdict for f in self.findings), key=SEVERITY.__getitem__).value
+
+
+@dataclass(frozen=True, slots=True)
+class CaseResult:
+    """A case and the result of each of its transfers, in the order of the file."""
+
+    case: Case
+    file: str | None
+    transfers: tuple[TransferResult, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """Everything one check produced: the cases, the rules they were judged by, the as-of date."""
+
+    cases: tuple[CaseResult, ...]
+    rules: RuleSet
+    as_of: dt.date | None
+
+
+class Engine:
+    """Rules prepared once, to evaluate many transfers."""
+
+    def __init__(self, rules: RuleSet, rates: reference.ExchangeRates | None = None) -> None:
+        self.rules = rules
+        self.rates = rates if rates is not None else reference.default_rates()
+        self.prepared: tuple[PreparedRule, ...] = tuple(prepare(rule) for rule in rules)
+
+    def __repr__(self) -> str:
+        return f"<Engine {len(self.prepared)} rules>"
+
+    def evaluate_transfer(self, transfer: Transfer, case: str = "",
+                          as_of: dt.date | None = None) -> TransferResult:
+        """The findings of every rule in force on the transfer's date (or ``as_of``)."""
+        day = as_of or transfer.date
+        env = Env(day, self.rates)
+        active = [p for p in self.prepared if p.rule.in_force_on(day)]
+        findings: list[Finding] = []
+        for index, item in enumerate(transfer.items):
+            for prepared in active:
+                trace = prepared.evaluate(transfer, item, env)
+                if trace.outcome is Outcome.NOT_MET:
+                    continue
+                verdict = (FindingVerdict(prepared.rule.verdict.value)
+                           if trace.outcome is Outcome.MET else FindingVerdict.UNDETERMINED)
+                findings.append(Finding(prepared.rule, verdict, case, transfer, index, trace))
+        findings.sort(key=lambda f: (f.item_index, f.rule.id))
+        return TransferResult(transfer, tuple(findings), day, len(active))
+
+    def evaluate_case(self, case: Case, file: str | None = None,
+                      as_of: dt.date | None = None) -> CaseResult:
+        """Every transfer of a case, in the order of the file."""
+        return CaseResult(case, file, tuple(
+            self.evaluate_transfer(t, case.case, as_of) for t in case.transfers))
+
+    def evaluate(self, cases: Iterable[tuple[Case, str | None]],
+                 as_of: dt.date | None = None) -> Evaluation:
+        """Every case given, with the file each came from."""
+        return Evaluation(tuple(self.evaluate_case(c, f, as_of) for c, f in cases),
+                          self.rules, as_of)

@@ -1,0 +1,110 @@
+"""The exception tree and the diagnostics that user-facing errors are made of.
+
+::
+
+    ComplianceError            anything this package raises on purpose; exit status 2
+    ├── InputError             a case or rule file could not be read or is invalid
+    │   ├── CaseFileError      ... a case file
+    │   └── RuleFileError      ... a rule file or rule pack
+    └── UsageError             a request that cannot be met (an unknown rule id, a bad option)
+
+An :class:`InputError` carries every :class:`Diagnostic` found in the files it
+concerns, sorted by position, so that one run reports all the problems at once.
+Each diagnostic reads ``file:line:col: code: message``, then the field it
+concerns, the source line with a caret, and a hint where one exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from compliance.source import Span
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One problem in one place: a stable code, a message, the field path and a hint."""
+
+    code: str
+    message: str
+    span: Span
+    field: str = ""
+    hint: str = ""
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.span.file, self.span.line, self.span.column, self.code)
+
+    def render(self) -> str:
+        """The diagnostic as the command line prints it."""
+        lines = [f"{self.span}: {self.code}: {self.message}"]
+        if self.field:
+            lines.append(f"  field: {self.field}")
+        snippet = self.span.snippet()
+        if snippet:
+            lines.append(snippet)
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "file": self.span.file,
+            "line": self.span.line,
+            "column": self.span.column,
+            "field": self.field,
+            "hint": self.hint,
+        }
+
+
+class ComplianceError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    exit_status = 2
+
+    def render(self) -> str:
+        """The error as the command line prints it, without a traceback."""
+        return f"error: {self}"
+
+
+class InputError(ComplianceError):
+    """One or more files could not be read or are invalid."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
+        self.diagnostics = tuple(sorted(diagnostics, key=Diagnostic.sort_key))
+        if not self.diagnostics:
+            raise ValueError("an InputError needs at least one diagnostic")
+        first = self.diagnostics[0]
+        more = len(self.diagnostics) - 1
+        suffix = f" (and {more} more)" if more else ""
+        super().__init__(f"{first.span}: {first.code}: {first.message}{suffix}")
+
+    def render(self) -> str:
+        count = len(self.diagnostics)
+        files = len({d.span.file for d in self.diagnostics})
+        body = "\n".join(d.render() for d in self.diagnostics)
+        noun = "problem" if count == 1 else "problems"
+        where = "file" if files == 1 else "files"
+        return f"{body}\n{count} {noun} in {files} {where}"
+
+
+class CaseFileError(InputError):
+    """A case file could not be read or does not follow the case-file contract."""
+
+
+class RuleFileError(InputError):
+    """A rule file could not be read or is not a valid rule pack."""
+
+
+class UsageError(ComplianceError):
+    """A request that cannot be met: an unknown rule id, a path that does not exist."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+    def render(self) -> str:
+        text = f"error: {self}"
+        return f"{text}\n  hint: {self.hint}" if self.hint else text

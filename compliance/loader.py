@@ -1,0 +1,504 @@
+"""The only reader of YAML: safe loading with positions kept, and validation errors mapped to spans.
+
+Files are composed into YAML nodes (never constructed by PyYAML, so no tag can
+build a Python object), then turned into plain data while an index keeps the
+node of every path. A pydantic error's ``loc`` is a path into that data, so it
+maps back to the file, line and column the user wrote.
+
+Scalars follow the YAML 1.2 core schema: ``NO`` (Norway) stays a string, and
+``0106`` is not an octal number. HS codes are read exactly as written, quoted
+or not, so that ``hs_code: 8703.10`` keeps its trailing zero.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+import typing
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from compliance.conditions import parse_condition
+from compliance.errors import CaseFileError, Diagnostic, InputError, RuleFileError, UsageError
+from compliance.models import Case
+from compliance.rules import ListsSpec, Rule, RulePack, RulePackSpec, RuleSet, RuleSpec
+from compliance.source import Span, file_span
+
+MAX_FILE_BYTES = 16 * 1024 * 1024
+"""Largest YAML file read; bulk records belong in JSONL, CSV or Parquet."""
+
+MAX_ALIAS_EXPANSION = 10_000
+"""Nodes that aliases may repeat in one file before it is refused as an alias bomb."""
+
+_RAW_KEYS = frozenset({"hs_code", "prefix", "except", "hs"})
+
+Path_ = tuple[str | int, ...]
+
+
+class _Resolver(yaml.resolver.BaseResolver):
+    """Implicit tags of the YAML 1.2 core schema, plus ISO dates."""
+
+
+for _tag, _pattern, _first in (
+    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    ("float", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+              r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+0123456789."),
+    ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("timestamp", r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt ].*)?$", "0123456789"),
+):
+    _Resolver.add_implicit_resolver(
+        f"tag:yaml.org,2002:{_tag}", re.compile(_pattern), list(_first)
+    )
+
+try:  # libyaml's parser when present; the pure-Python one otherwise
+    from yaml import CParser as _Parser
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    _Parser = None
+
+
+if _Parser is not None:
+    class _Composer(_Parser, _Resolver):  # type: ignore[valid-type,misc]
+        def __init__(self, stream: str) -> None:
+            _Parser.__init__(self, stream)
+            _Resolver.__init__(self)
+else:  # pragma: no cover
+    class _Composer(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,  # type: ignore[no-redef]
+                    yaml.composer.Composer, _Resolver):
+        def __init__(self, stream: str) -> None:
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            yaml.composer.Composer.__init__(self)
+            _Resolver.__init__(self)
+
+
+_STANDARD = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {f"{_STANDARD}{t}" for t in ("str", "int", "float", "bool", "null", "timestamp")}
+
+
+class _Problem(Exception):
+    def __init__(self, code: str, message: str, node: yaml.Node | None, hint: str = "") -> None:
+        super().__init__(message)
+        self.code, self.node, self.hint = code, node, hint
+
+
+@dataclass
+class Document:
+    """A YAML file turned into plain data, with the node of every path for error positions."""
+
+    file: str
+    text: str
+    data: Any
+    values: dict[Path_, yaml.Node]
+    keys: dict[Path_, yaml.Node]
+
+    def span(self, path: Path_, prefer_key: bool = False) -> Span:
+        """The span of the deepest node along ``path`` (its key, if asked and present)."""
+        for end in range(len(path), -1, -1):
+            prefix = path[:end]
+            node = (self.keys.get(prefix) if prefer_key else None) or self.values.get(prefix)
+            if node is not None:
+                return self.mark_span(node.start_mark)
+        return file_span(self.file)
+
+    def mark_span(self, mark: Any) -> Span:
+        lines = self.text.splitlines()
+        line = mark.line if mark.line < len(lines) else max(len(lines) - 1, 0)
+        return Span(self.file, line + 1, mark.column + 1, lines[line] if lines else "")
+
+
+class _Builder:
+    """Turns composed nodes into data, recording each node's path and guarding aliases."""
+
+    def __init__(self) -> None:
+        self.values: dict[Path_, yaml.Node] = {}
+        self.keys: dict[Path_, yaml.Node] = {}
+        self.seen: set[int] = set()
+        self.repeats = 0
+
+    def build(self, node: yaml.Node, path: Path_, raw: bool) -> Any:
+        if id(node) in self.seen:
+            self.repeats += 1
+            if self.repeats > MAX_ALIAS_EXPANSION:
+                raise _Problem("alias-limit",
+                               f"aliases expand to more than {MAX_ALIAS_EXPANSION} repeated"
+                               " nodes: refused as a possible alias bomb", node)
+        else:
+            self.seen.add(id(node))
+        self.values[path] = node
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path, raw)
+        if isinstance(node, yaml.SequenceNode):
+            self._check_tag(node, f"{_STANDARD}seq")
+            return [self.build(item, (*path, i), raw) for i, item in enumerate(node.value)]
+        return self._scalar(node, raw)
+
+    def _check_tag(self, node: yaml.Node, *allowed: str) -> None:
+        if node.tag not in allowed:
+            raise _Problem("forbidden-tag", f"the tag {node.tag} is not allowed here", node,
+                           "case and rule files use plain YAML: mappings, lists, text,"
+                           " numbers, dates, true/false")
+
+    def _mapping(self, node: yaml.MappingNode, path: Path_, raw: bool) -> dict[str, Any]:
+        self._check_tag(node, f"{_STANDARD}map")
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _Problem("bad-key", "a mapping key must be plain text", key_node)
+            key = key_node.value
+            if key in result:
+                first = self.keys[(*path, key)].start_mark.line + 1
+                raise _Problem("duplicate-key",
+                               f"the key '{key}' appears twice in this mapping"
+                               f" (first on line {first})", key_node,
+                               "remove or rename one of them")
+            self.keys[(*path, key)] = key_node
+            result[key] = self.build(value_node, (*path, key), raw or key in _RAW_KEYS)
+        return result
+
+    def _scalar(self, node: yaml.ScalarNode, raw: bool) -> Any:
+        if node.tag not in _SCALAR_TAGS and node.tag != "!":
+            self._check_tag(node, *_SCALAR_TAGS)
+        kind = node.tag.removeprefix(_STANDARD)
+        text = node.value
+        if kind in ("str", "!", "timestamp") or (raw and kind in ("int", "float")):
+            return text
+        if kind == "null":
+            return None
+        if kind == "bool":
+            return text.lower() == "true"
+        if kind == "int":
+            return int(text, 0) if text[:2] in ("0o", "0x") else int(text)
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            return float(text.lower().replace(".inf", "inf").replace(".nan", "nan"))
+        return number if number.is_finite() else float(number)
+
+
+def read_document(path: Path | str, display: str | None = None,
+                  error: type[InputError] = InputError) -> Document:
+    """Read a YAML file into a :class:`Document`, or raise ``error`` with one diagnostic."""
+    file = display or str(path)
+    path = Path(path)
+
+    def fail(code: str, message: str, span: Span | None = None, hint: str = "") -> InputError:
+        return error([Diagnostic(code, message, span or file_span(file), hint=hint)])
+
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise fail("file-too-large",
+                       f"the file is {size:,} bytes; YAML files are read up to"
+                       f" {MAX_FILE_BYTES:,} bytes",
+                       hint="split it, or screen bulk records as JSONL, CSV or Parquet")
+        blob = path.read_bytes()
+    except OSError as exc:
+        raise fail("unreadable", f"cannot read the file: {exc.strerror or exc}") from None
+    if b"\0" in blob:
+        raise fail("not-text", "the file is binary, not YAML text")
+    try:
+        text = blob.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise fail("not-text", f"the file is not UTF-8 text (byte {exc.start})") from None
+    if not text.strip() or all(
+        not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()
+    ):
+        raise fail("empty-file", "the file is empty")
+    document = Document(file, text, None, {}, {})
+    try:
+        composer = _Composer(text)
+        try:
+            root = composer.get_single_node()
+        finally:
+            composer.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        message = exc.problem or str(exc)
+        if exc.context and "found" in message:
+            message = f"{exc.context}: {message}"
+        span = document.mark_span(mark) if mark else None
+        raise fail("yaml-syntax", f"invalid YAML: {message}", span) from None
+    except yaml.YAMLError as exc:
+        raise fail("yaml-syntax", f"invalid YAML: {exc}") from None
+    except RecursionError:
+        raise fail("yaml-syntax", "the YAML nests too deeply to read") from None
+    if root is None:
+        raise fail("empty-file", "the file holds no YAML document")
+    builder = _Builder()
+    try:
+        document.data = builder.build(root, (), False)
+    except _Problem as exc:
+        span = document.mark_span(exc.node.start_mark) if exc.node is not None else None
+        raise fail(exc.code, str(exc), span, exc.hint) from None
+    except RecursionError:
+        raise fail("yaml-syntax", "the YAML nests too deeply to read") from None
+    document.values, document.keys = builder.values, builder.keys
+    return document
+
+
+# -- pydantic errors to diagnostics -------------------------------------------------------
+
+_CODES = {
+    "missing": "missing-field", "extra_forbidden": "unknown-field",
+    "unknown_country": "unknown-country", "unknown_currency": "unknown-currency",
+    "invalid_hs_code": "invalid-hs-code", "unknown_hs_code": "unknown-hs-code",
+    "duplicate_id": "duplicate-id", "invalid_date": "invalid-date",
+}
+
+
+def _field_names(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
+    """The field names of the model found by following ``loc`` from ``model``."""
+    annotation: Any = model
+    for segment in loc:
+        annotation = _unwrap(annotation)
+        if isinstance(segment, int):
+            args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+            annotation = args[-1] if args else None
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            info = annotation.model_fields.get(segment)
+            annotation = info.annotation if info else None
+        else:
+            origin = typing.get_origin(annotation)
+            annotation = typing.get_args(annotation)[-1] if origin is dict else None
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [f.alias or name for name, f in annotation.model_fields.items()]
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            options = [a for a in typing.get_args(annotation) if a is not type(None)]
+            annotation = options[0] if len(options) == 1 else annotation
+            if len(options) != 1:
+                return annotation
+        else:
+            return annotation
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"true/false ({str(value).lower()})"
+    if isinstance(value, int | float | Decimal):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return f"text ({value!r})"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "nothing" if value is None else type(value).__name__
+
+
+def _show_path(path: Path_) -> str:
+    out = ""
+    for segment in path:
+        out += f"[{segment}]" if isinstance(segment, int) else (f".{segment}" if out else segment)
+    return out
+
+
+def diagnostics_from(exc: ValidationError, document: Document, model: type[BaseModel],
+                     prefix: Path_ = ()) -> list[Diagnostic]:
+    """Turn a pydantic error into one diagnostic per problem, each at its span."""
+    found: dict[tuple[Path_, str], Diagnostic] = {}
+    for error in exc.errors(include_url=False):
+        loc: Path_ = tuple(error["loc"])
+        ctx = error.get("ctx") or {}
+        path = (*prefix, *loc, *ctx.get("path", ()))
+        kind = error["type"]
+        code = _CODES.get(kind)
+        message = error["msg"]
+        hint = str(ctx.get("hint", ""))
+        if code is None:
+            code = "wrong-type" if kind.endswith("_type") or kind == "model_attributes_type" \
+                else "invalid-value"
+        if kind == "missing":
+            message = f"missing required field '{loc[-1]}'"
+        elif kind == "extra_forbidden":
+            fields = _field_names(model, loc[:-1])
+            close = difflib.get_close_matches(str(loc[-1]), fields, n=1)
+            message = f"unknown field '{loc[-1]}'"
+            hint = f"did you mean '{close[0]}'?" if close else (
+                "allowed fields: " + ", ".join(fields) if fields else "")
+        elif code == "wrong-type":
+            message = f"{message.rstrip('.')}; got {_describe(error.get('input'))}"
+        elif kind == "enum":
+            hint = f"expected {ctx.get('expected', '')}"
+        span = document.span(path, prefer_key=kind == "extra_forbidden")
+        diagnostic = Diagnostic(code, message.rstrip("."), span, _show_path(path), hint)
+        found.setdefault((path, code), diagnostic)
+    return list(found.values())
+
+
+# -- cases --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LoadedCase:
+    """A case and the file it was read from."""
+
+    case: Case
+    file: str
+
+
+def load_case(path: Path | str, display: str | None = None) -> Case:
+    """Load and validate one case file; raise :class:`CaseFileError` with every problem."""
+    document = read_document(path, display, CaseFileError)
+    try:
+        return Case.model_validate(document.data)
+    except ValidationError as exc:
+        raise CaseFileError(diagnostics_from(exc, document, Case)) from None
+
+
+def load_cases(paths: Iterable[Path | str]) -> list[LoadedCase]:
+    """Load every case file under ``paths`` (files or folders), reporting all problems at once."""
+    loaded: list[LoadedCase] = []
+    problems: list[Diagnostic] = []
+    for file, display in collect_files(paths):
+        try:
+            loaded.append(LoadedCase(load_case(file, display), display))
+        except InputError as exc:
+            problems.extend(exc.diagnostics)
+    if problems:
+        raise CaseFileError(problems)
+    return loaded
+
+
+def collect_files(paths: Iterable[Path | str]) -> list[tuple[Path, str]]:
+    """Expand folders into their YAML files (sorted, without ``*.expected.yaml``)."""
+    found: list[tuple[Path, str]] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            members = sorted(
+                (p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
+                 and not p.stem.endswith(".expected")),
+                key=lambda p: p.relative_to(path).as_posix(),
+            )
+            found.extend((p, str(p)) for p in members)
+        elif path.is_file():
+            found.append((path, str(given)))
+        else:
+            raise UsageError(f"no such file or folder: {given}")
+    return found
+
+
+# -- rules --------------------------------------------------------------------------------
+
+def bundled_rules_path() -> Path:
+    """Where the rule packs shipped with the package are."""
+    installed = resources.files("compliance").joinpath("_rules")
+    if installed.is_dir():
+        return Path(str(installed))
+    source = Path(__file__).resolve().parent.parent / "rules"
+    if source.is_dir():
+        return source
+    raise UsageError("the bundled rule packs are missing from this installation",
+                     "reinstall the package, or pass --rules PATH")
+
+
+def load_rule_file(path: Path | str, display: str | None = None) -> tuple[RulePack, list[Rule]]:
+    """Load one rule file: validate its shape, then parse every rule's condition tree."""
+    document = read_document(path, display, RuleFileError)
+    data = document.data
+    problems: list[Diagnostic] = []
+    try:
+        spec = RulePackSpec.model_validate(data)
+    except ValidationError as exc:
+        spec = None
+        problems.extend(diagnostics_from(exc, document, RulePackSpec))
+    if not isinstance(data, dict):
+        raise RuleFileError(problems)
+    lists = _lists(data.get("lists", {}))
+    raw_rules = data.get("rules") if isinstance(data.get("rules"), list) else []
+    broken = {d.field.split("]")[0] for d in problems if d.field.startswith("rules[")}
+    rules: list[Rule] = []
+    first_seen: dict[str, int] = {}
+    for index, raw in enumerate(raw_rules):
+        if f"rules[{index}" in broken or lists is None:
+            continue
+        rule_spec = RuleSpec.model_validate(raw)
+        where: Path_ = ("rules", index)
+        if rule_spec.id in first_seen:
+            problems.append(Diagnostic(
+                "duplicate-id", f"rule id '{rule_spec.id}' is used twice in this file"
+                f" (first at rules[{first_seen[rule_spec.id]}])",
+                document.span((*where, "id")), _show_path((*where, "id")),
+                "give every rule its own id"))
+        first_seen.setdefault(rule_spec.id, index)
+        when: Path_ = (*where, "when")
+        node, found = parse_condition(rule_spec.when, lists,
+                                      lambda p, w=when: document.span((*w, *p)))
+        for problem in found:
+            full = (*when, *problem.path)
+            problems.append(Diagnostic(problem.code, problem.message, document.span(full, True),
+                                       _show_path(full), problem.hint))
+        if node is not None:
+            rules.append(Rule(
+                id=rule_spec.id, title=rule_spec.title, citation=rule_spec.citation,
+                binds=rule_spec.binds, in_force=rule_spec.in_force, verdict=rule_spec.verdict,
+                because=rule_spec.because, when=node, pack=str(data.get("pack")),
+                source=document.span(where), notes=rule_spec.notes,
+            ))
+    if problems or spec is None:
+        raise RuleFileError(problems)
+    return RulePack(spec.pack, spec.title, spec.authority, document.file), rules
+
+
+def _lists(raw: Any) -> dict[str, dict[str, tuple[Any, ...]]] | None:
+    try:
+        spec = ListsSpec.model_validate(raw if raw is not None else {})
+    except ValidationError:
+        return None
+    return {kind: {name: tuple(dict.fromkeys(values)) for name, values in
+                   getattr(spec, kind).items()} for kind in ("countries", "hs", "keywords")}
+
+
+def load_rules(paths: Iterable[Path | str] | Path | str | None = None) -> RuleSet:
+    """Load rule packs: the bundled ones by default, or the files and folders given.
+
+    Every problem in every file is reported at once in a :class:`RuleFileError`;
+    a rule id used in two files is one of them.
+    """
+    if paths is None:
+        root = bundled_rules_path()
+        files = [(p, f"rules/{p.relative_to(root).as_posix()}") for p, _ in collect_files([root])]
+    else:
+        given = [paths] if isinstance(paths, str | Path) else list(paths)
+        files = collect_files(given)
+    if not files:
+        raise UsageError("no rule files (*.yaml) found", "pass a rule file or a folder of them")
+    packs: list[RulePack] = []
+    rules: list[Rule] = []
+    problems: list[Diagnostic] = []
+    for file, display in files:
+        try:
+            pack, found = load_rule_file(file, display)
+        except InputError as exc:
+            problems.extend(exc.diagnostics)
+            continue
+        packs.append(pack)
+        rules.extend(found)
+    first: dict[str, Rule] = {}
+    for rule in rules:
+        if rule.id in first and first[rule.id].source.file != rule.source.file:
+            problems.append(Diagnostic(
+                "duplicate-id", f"rule id '{rule.id}' is also defined at {first[rule.id].source}",
+                rule.source, "id", "rule ids are unique across all loaded packs"))
+        first.setdefault(rule.id, rule)
+    if problems:
+        raise RuleFileError(problems)
+    return RuleSet(rules, packs)

@@ -1,0 +1,201 @@
+"""A rule (id, title, citation, in force, verdict, because, when) and a rule pack of them.
+
+:class:`RulePackSpec` is the shape of a rule file, validated by pydantic and
+published as a JSON Schema; :class:`Rule` is a validated rule with its parsed
+condition tree and its source position; :class:`RuleSet` is what the engine
+evaluates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from compliance.conditions import Node, condition_schema
+from compliance.models import CountryCode, HsCode, IsoDate, Text
+from compliance.source import Span
+
+RULE_ID_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$"
+
+
+class Verdict(StrEnum):
+    """What a rule says when all its conditions are met.
+
+    ``violation``: the transfer is prohibited. ``review``: the conditions are met
+    but whether the prohibition reaches the goods needs a human reading (a
+    ceremonial dirk under an arms embargo, for one).
+    """
+
+    VIOLATION = "violation"
+    REVIEW = "review"
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Citation(_Spec):
+    """The legal source of a rule: instrument and provision, with a link and how sure we are."""
+
+    instrument: Text = Field(description='The legal instrument, e.g. "UNSCR 2397 (2017)"')
+    provision: Text = Field(description='The paragraph or article, e.g. "paragraph 7"')
+    url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
+    confidence: Literal["verified", "secondary", "unverified"] = Field(
+        description="verified: read in the official text; secondary: from a reliable summary;"
+        " unverified: still to be checked against the official text",
+    )
+    note: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The citation as one line: ``UNSCR 2397 (2017), paragraph 7``."""
+        return f"{self.instrument}, {self.provision}"
+
+
+class InForce(_Spec):
+    """The days a rule applies: from its first day, until (not including) the day it ended."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    start: IsoDate = Field(alias="from")
+    until: IsoDate | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> InForce:
+        if self.until is not None and self.until <= self.start:
+            raise PydanticCustomError(
+                "empty_window", "the rule ends ({until}) on or before it starts ({start})",
+                {"until": str(self.until), "start": str(self.start), "path": ("until",)},
+            )
+        return self
+
+    def covers(self, day: dt.date) -> bool:
+        return self.start <= day and (self.until is None or day < self.until)
+
+    def __str__(self) -> str:
+        return f"from {self.start}" + (f" until {self.until}" if self.until else "")
+
+
+def _rule_id(value: str) -> str:
+    import re
+
+    if not re.match(RULE_ID_PATTERN, value):
+        raise PydanticCustomError(
+            "invalid_rule_id",
+            "'{id}' is not a rule id: dotted lower-case words such as un.dprk.luxury.vehicles",
+            {"id": value},
+        )
+    return value
+
+
+RawCondition = Annotated[dict[str, Any], WithJsonSchema({"$ref": "#/$defs/Condition"})]
+
+
+class RuleSpec(_Spec):
+    """One rule as written in a rule file."""
+
+    id: Annotated[str, AfterValidator(_rule_id)]
+    title: Text
+    citation: Citation
+    binds: Text = Field(description="Who the prohibition binds, e.g. all UN Member States")
+    in_force: InForce
+    verdict: Verdict
+    because: Text = Field(description="The prohibition in plain words")
+    when: RawCondition
+    notes: str | None = None
+
+
+class ListsSpec(_Spec):
+    """Named lists, declared once and used by many rules as ``$name``."""
+
+    countries: dict[str, list[CountryCode]] = Field(default_factory=dict)
+    hs: dict[str, list[HsCode]] = Field(default_factory=dict)
+    keywords: dict[str, list[Text]] = Field(default_factory=dict)
+
+
+class RulePackSpec(_Spec):
+    """A rule file: a pack of rules from one authority and regime, with its named lists."""
+
+    pack: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")]
+    title: Text
+    authority: Text
+    lists: ListsSpec = Field(default_factory=ListsSpec)
+    rules: list[RuleSpec] = Field(min_length=1)
+
+
+def rule_file_schema() -> dict[str, Any]:
+    """The JSON Schema of a rule file, conditions included."""
+    schema = RulePackSpec.model_json_schema()
+    schema.setdefault("$defs", {})["Condition"] = condition_schema()
+    schema["title"] = "Rule file"
+    return schema
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Rule:
+    """A validated rule with its condition tree, ready to be compiled."""
+
+    id: str
+    title: str
+    citation: Citation
+    binds: str
+    in_force: InForce
+    verdict: Verdict
+    because: str
+    when: Node
+    pack: str
+    source: Span
+    notes: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<Rule {self.id} ({self.citation.text})>"
+
+    def in_force_on(self, day: dt.date) -> bool:
+        return self.in_force.covers(day)
+
+
+@dataclass(frozen=True, slots=True)
+class RulePack:
+    """The header of a loaded rule file."""
+
+    pack: str
+    title: str
+    authority: str
+    file: str
+
+
+class RuleSet:
+    """Rules from one or more packs, ordered by id, with lookup by id."""
+
+    def __init__(self, rules: Sequence[Rule], packs: Sequence[RulePack] = ()) -> None:
+        self.rules: tuple[Rule, ...] = tuple(sorted(rules, key=lambda r: r.id))
+        self.packs: tuple[RulePack, ...] = tuple(sorted(packs, key=lambda p: (p.pack, p.file)))
+        self._by_id = {rule.id: rule for rule in self.rules}
+
+    def __iter__(self) -> Iterator[Rule]:
+        return iter(self.rules)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def __contains__(self, rule_id: object) -> bool:
+        return rule_id in self._by_id
+
+    def __repr__(self) -> str:
+        return f"<RuleSet {len(self.rules)} rules from {len(self.packs)} packs>"
+
+    def get(self, rule_id: str) -> Rule | None:
+        return self._by_id.get(rule_id)
