@@ -104,8 +104,8 @@ def _open_output(path: str | None) -> IO[str]:
 
 
 def _check(args: argparse.Namespace) -> int:
-    rules = compliance.load_rules(args.rules)
     cases = compliance.load_cases(args.paths)
+    rules = compliance.load_rules(args.rules)
     if not cases:
         raise UsageError("no case files (*.yaml) found in " + ", ".join(args.paths))
     report = compliance.check(cases, rules, as_of=args.as_of)

@@ -315,8 +315,12 @@ def diagnostics_from(exc: ValidationError, document: Document, model: type[BaseM
                      prefix: Path_ = ()) -> list[Diagnostic]:
     """Turn a pydantic error into one diagnostic per problem, each at its span."""
     found: dict[tuple[Path_, str], Diagnostic] = {}
-    for error in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    deeper = {tuple(e["loc"])[:i] for e in errors for i in range(len(e["loc"]))}
+    for error in errors:
         loc: Path_ = tuple(error["loc"])
+        if error["type"] == "too_short" and loc in deeper:
+            continue  # a list "too short" only because one of its members failed
         ctx = error.get("ctx") or {}
         path = (*prefix, *loc, *ctx.get("path", ()))
         kind = error["type"]

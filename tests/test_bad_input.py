@@ -1,0 +1,239 @@
+"""Bad case and rule files: one clear diagnostic naming file, line and field; exit 2; no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+
+import pytest
+
+from compliance import loader
+
+GOOD_CASE = """\
+case: demo
+transfers:
+  - id: t1
+    date: 2024-06-19
+    type: gift
+    supplier: {name: Supplier, country: RU}
+    recipient: {name: Recipient, country: KP}
+    items:
+      - description: Limousine
+        hs_code: "8703"
+        quantity: 1
+        unit_value: {amount: 250000, currency: USD}
+"""
+
+GOOD_RULES = """\
+pack: demo
+title: Demo pack
+authority: Nobody
+lists:
+  countries:
+    dprk: [KP]
+rules:
+  - id: demo.cars
+    title: Cars to the DPRK
+    citation: {instrument: "UNSCR 2397 (2017)", provision: paragraph 7, confidence: secondary}
+    binds: All UN Member States
+    in_force: {from: 2017-12-22}
+    verdict: violation
+    because: No cars.
+    when:
+      all:
+        - destination: {in: $dprk}
+        - hs_code: {prefix: ["8703"]}
+"""
+
+
+@dataclass(frozen=True)
+class Bad:
+    name: str
+    text: str | bytes
+    code: str
+    at: str | None  # a text on the line the diagnostic must point to (None: line 1)
+    field: str = ""
+    hint: str = ""
+    nth: int = 1  # which line holding `at`, when several do
+
+
+def _swap(base: str, old: str, new: str) -> str:
+    assert old in base, old
+    return base.replace(old, new, 1)
+
+
+BAD_CASES = [
+    Bad("invalid-yaml", _swap(GOOD_CASE, "type: gift", "type: [gift"), "yaml-syntax",
+        "supplier"),
+    Bad("empty", "", "empty-file", None),
+    Bad("only-comments", "# nothing here\n", "empty-file", None),
+    Bad("binary", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "not-text", None),
+    Bad("latin1", "case: caf\xe9\n".encode("latin-1"), "not-text", None),
+    Bad("missing-field", _swap(GOOD_CASE, "    date: 2024-06-19\n", ""), "missing-field",
+        "- id: t1", "transfers[0].date"),
+    Bad("unknown-field", _swap(GOOD_CASE, 'hs_code: "8703"', 'hs-code: "8703"'),
+        "unknown-field", "hs-code", "transfers[0].items[0].hs-code", "did you mean 'hs_code'?"),
+    Bad("wrong-type", _swap(GOOD_CASE, "quantity: 1", "quantity: [1, 2]"), "wrong-type",
+        "quantity:", "transfers[0].items[0].quantity"),
+    Bad("text-for-number", _swap(GOOD_CASE, "quantity: 1", "quantity: many"), "invalid-value",
+        "quantity:", "transfers[0].items[0].quantity"),
+    Bad("impossible-date", _swap(GOOD_CASE, "2024-06-19", "2024-02-30"), "invalid-date",
+        "date:", "transfers[0].date"),
+    Bad("number-for-date", _swap(GOOD_CASE, "2024-06-19", "20240619"), "wrong-type",
+        "date:", "transfers[0].date"),
+    Bad("unknown-country", _swap(GOOD_CASE, "country: KP", "country: XX"), "unknown-country",
+        "Recipient", "transfers[0].recipient.country"),
+    Bad("uk-for-gb", _swap(GOOD_CASE, "country: RU", "country: UK"), "unknown-country",
+        "Supplier", "transfers[0].supplier.country", "GB"),
+    Bad("unknown-currency", _swap(GOOD_CASE, "currency: USD", "currency: USX"),
+        "unknown-currency", "currency", "transfers[0].items[0].unit_value.currency"),
+    Bad("non-numeric-hs", _swap(GOOD_CASE, '"8703"', '"87A3"'), "invalid-hs-code", "hs_code",
+        "transfers[0].items[0].hs_code"),
+    Bad("unknown-hs", _swap(GOOD_CASE, '"8703"', '"8799"'), "unknown-hs-code", "hs_code",
+        "transfers[0].items[0].hs_code", "87 exists"),
+    Bad("negative-quantity", _swap(GOOD_CASE, "quantity: 1", "quantity: -1"), "invalid-value",
+        "quantity:", "transfers[0].items[0].quantity"),
+    Bad("negative-value", _swap(GOOD_CASE, "amount: 250000", "amount: -5"), "invalid-value",
+        "amount", "transfers[0].items[0].unit_value.amount"),
+    Bad("duplicate-transfer-id", GOOD_CASE + GOOD_CASE.split("transfers:\n")[1],
+        "duplicate-id", "- id: t1", "transfers[1].id", nth=2),
+    Bad("duplicate-key", _swap(GOOD_CASE, "    type: gift\n", "    type: gift\n    type: sale\n"),
+        "duplicate-key", "type: sale"),
+    Bad("python-tag", _swap(GOOD_CASE, "case: demo",
+                            "case: !!python/object/apply:os.system ['echo owned']"),
+        "forbidden-tag", "python/object"),
+    Bad("alias-bomb", textwrap.dedent("""\
+        a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]
+        b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+        c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+        d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+        e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+        f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+        g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+        h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
+        i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]
+        """), "alias-limit", "a: &a"),
+    Bad("not-a-mapping", "- just\n- a list\n", "wrong-type", None),
+    Bad("no-transfers", "case: demo\ntransfers: []\n", "invalid-value", "transfers",
+        "transfers"),
+    Bad("bad-slug", _swap(GOOD_CASE, "case: demo", "case: Demo Case"), "invalid-value",
+        "case:", "case"),
+    Bad("bad-type", _swap(GOOD_CASE, "type: gift", "type: present"), "invalid-value", "type:",
+        "transfers[0].type", "sale"),
+    Bad("deep-nesting", "case: " + "[" * 5000 + "]" * 5000 + "\n", "yaml-syntax", None),
+]
+
+
+def _line_of(text: str | bytes, marker: str | None, nth: int = 1) -> int:
+    if marker is None:
+        return 1
+    assert isinstance(text, str)
+    lines = [i for i, line in enumerate(text.splitlines(), 1) if marker in line]
+    return lines[nth - 1]
+
+
+def _assert_diagnostic(run, path, bad: Bad) -> None:
+    assert run.status == 2, run.err
+    assert "Traceback" not in run.err
+    assert run.out == ""
+    first = run.err.splitlines()[0]
+    line = _line_of(bad.text, bad.at, bad.nth)
+    assert first.startswith(f"{path}:{line}:"), first
+    assert f": {bad.code}: " in first, first
+    if bad.field:
+        assert f"  field: {bad.field}\n" in run.err
+    if bad.hint:
+        assert "hint: " in run.err and bad.hint in run.err
+
+
+@pytest.mark.parametrize("bad", BAD_CASES, ids=lambda b: b.name)
+def test_bad_case_file(bad: Bad, cli, write) -> None:
+    path = write("case.yaml", bad.text)
+    _assert_diagnostic(cli("check", path), path, bad)
+
+
+BAD_RULES = [
+    Bad("unknown-fact", _swap(GOOD_RULES, "- destination:", "- destinaton:"), "unknown-fact",
+        "destinaton", "rules[0].when.all[0].destinaton", "did you mean 'destination'?"),
+    Bad("unknown-operator", _swap(GOOD_RULES, "{in: $dprk}", "{inn: $dprk}"),
+        "unknown-operator", "inn", "rules[0].when.all[0].destination.inn", "'in'"),
+    Bad("operator-mismatch", _swap(GOOD_RULES, '{prefix: ["8703"]}', "{includes: KP}"),
+        "operator-mismatch", "includes", "rules[0].when.all[1].hs_code.includes", "prefix"),
+    Bad("unknown-list", _swap(GOOD_RULES, "{in: $dprk}", "{in: $dprkk}"), "unknown-list",
+        "$dprkk", "rules[0].when.all[0].destination.in", "did you mean 'dprk'?"),
+    Bad("unknown-country-operand", _swap(GOOD_RULES, "{in: $dprk}", "{in: [NK]}"),
+        "unknown-country", "[NK]"),
+    Bad("unknown-hs-operand", _swap(GOOD_RULES, '["8703"]', '["8799"]'), "unknown-hs-code",
+        "8799"),
+    Bad("malformed-citation", _swap(GOOD_RULES, " provision: paragraph 7,", ""),
+        "missing-field", "citation:", "rules[0].citation.provision"),
+    Bad("bad-confidence", _swap(GOOD_RULES, "confidence: secondary", "confidence: sure"),
+        "invalid-value", "citation:", "rules[0].citation.confidence"),
+    Bad("duplicate-rule-id", GOOD_RULES + GOOD_RULES.split("rules:\n")[1], "duplicate-id",
+        "id: demo.cars", "rules[1].id", nth=2),
+    Bad("bad-rule-id", _swap(GOOD_RULES, "id: demo.cars", "id: Demo Cars"), "invalid-value",
+        "id: Demo", "rules[0].id"),
+    Bad("empty-window", _swap(GOOD_RULES, "{from: 2017-12-22}",
+                              "{from: 2017-12-22, until: 2017-01-01}"),
+        "invalid-value", "in_force", "rules[0].in_force.until"),
+    Bad("two-keys-in-condition", _swap(GOOD_RULES, "      all:\n", "      any: []\n      all:\n"),
+        "bad-condition", "when:"),
+    Bad("bad-verdict", _swap(GOOD_RULES, "verdict: violation", "verdict: guilty"),
+        "invalid-value", "verdict:", "rules[0].verdict"),
+]
+
+
+@pytest.mark.parametrize("bad", BAD_RULES, ids=lambda b: b.name)
+def test_bad_rule_file(bad: Bad, cli, write) -> None:
+    case = write("case.yaml", GOOD_CASE)
+    path = write("rules/pack.yaml", bad.text)
+    _assert_diagnostic(cli("check", case, "--rules", path), path, bad)
+
+
+def test_good_fixtures_load(cli, write) -> None:
+    case = write("case.yaml", GOOD_CASE)
+    rules = write("rules.yaml", GOOD_RULES)
+    run = cli("check", case, "--rules", rules)
+    assert run.status == 1 and "VIOLATION  demo.cars" in run.out
+
+
+def test_huge_file_is_refused_before_reading(cli, write, monkeypatch) -> None:
+    monkeypatch.setattr(loader, "MAX_FILE_BYTES", 64)
+    path = write("case.yaml", GOOD_CASE)
+    run = cli("check", path)
+    assert run.status == 2
+    assert run.err.startswith(f"{path}:1:1: file-too-large: ")
+
+
+def test_a_rule_id_in_two_files_is_reported(cli, write) -> None:
+    case = write("case.yaml", GOOD_CASE)
+    write("rules/a.yaml", GOOD_RULES)
+    second = write("rules/b.yaml", GOOD_RULES.replace("pack: demo", "pack: demo2"))
+    run = cli("check", case, "--rules", second.parent)
+    assert run.status == 2
+    assert f"{second}:8:5: duplicate-id: rule id 'demo.cars' is also defined at" in run.err
+
+
+def test_every_problem_in_a_file_is_reported_at_once(cli, write) -> None:
+    text = _swap(_swap(GOOD_CASE, "country: KP", "country: XX"), "currency: USD", "currency: $")
+    path = write("case.yaml", text)
+    run = cli("check", path)
+    assert run.status == 2
+    assert "unknown-country" in run.err and "unknown-currency" in run.err
+    assert run.err.rstrip().endswith("2 problems in 1 file")
+
+
+def test_missing_path_is_a_usage_error(cli, tmp_path) -> None:
+    run = cli("check", tmp_path / "nope.yaml")
+    assert run.status == 2 and run.err.startswith("error: no such file or folder")
+
+
+def test_console_script_prints_no_traceback(write) -> None:
+    path = write("case.yaml", _swap(GOOD_CASE, "2024-06-19", "2024-02-30"))
+    done = subprocess.run([sys.executable, "-m", "compliance", "check", str(path)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"{path}:4:11: invalid-date: '2024-02-30' is not a real date")
