@@ -154,9 +154,9 @@ def _rules_show(args: argparse.Namespace) -> int:
     rules = compliance.load_rules(args.rules)
     rule = rules.get(args.rule_id)
     if rule is None:
-        close = difflib.get_close_matches(args.rule_id, [r.id for r in rules], n=3)
+        close = difflib.get_close_matches(args.rule_id, [r.id for r in rules], n=1)
         raise UsageError(f"no rule with id '{args.rule_id}'",
-                         ("did you mean " + " or ".join(close) + "?") if close
+                         f"did you mean {close[0]}?" if close
                          else "see `compliance rules list`")
     c = rule.citation
     fields = [("id", rule.id), ("title", rule.title), ("pack", f"{rule.pack} ({rule.source})"),
@@ -177,7 +177,10 @@ def _rules_show(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # usage errors (2), --help and --version (0)
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         if args.command == "check":
             return _check(args)

@@ -101,7 +101,10 @@ def _rule_id(value: str) -> str:
     return value
 
 
-RawCondition = Annotated[dict[str, Any], WithJsonSchema({"$ref": "#/$defs/Condition"})]
+RawCondition = Annotated[
+    dict[str, Any],
+    WithJsonSchema({"type": "object", "description": "A condition: all, any, not, or a fact"}),
+]
 
 
 class RuleSpec(_Spec):
@@ -139,7 +142,9 @@ class RulePackSpec(_Spec):
 def rule_file_schema() -> dict[str, Any]:
     """The JSON Schema of a rule file, conditions included."""
     schema = RulePackSpec.model_json_schema()
-    schema.setdefault("$defs", {})["Condition"] = condition_schema()
+    definitions = schema.setdefault("$defs", {})
+    definitions["Condition"] = condition_schema()
+    definitions["RuleSpec"]["properties"]["when"] = {"$ref": "#/$defs/Condition"}
     schema["title"] = "Rule file"
     return schema
 

@@ -1,4 +1,4 @@
-"""Bad case and rule files: one clear diagnostic naming file, line and field; exit 2; no traceback."""
+"""Bad case and rule files: one clear diagnostic (file, line, field), exit 2, no traceback."""
 
 from __future__ import annotations
 

@@ -1,0 +1,98 @@
+"""The command line: commands, options and exit statuses."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import compliance
+from tests.conftest import CASES
+
+PYONGYANG = CASES / "pyongyang-summit-2024.yaml"
+
+CLEAN_CASE = """
+    case: clean
+    transfers:
+      - id: t1
+        date: 2024-06-19
+        type: sale
+        supplier: {name: S, country: DE}
+        recipient: {name: R, country: FR}
+        items:
+          - {description: Tractor, hs_code: "8701"}
+"""
+
+
+def test_check_exits_1_on_violations_and_0_without(cli, write) -> None:
+    assert cli("check", PYONGYANG).status == 1
+    run = cli("check", write("clean.yaml", CLEAN_CASE))
+    assert run.status == 0 and "no findings" in run.out
+
+
+def test_fail_on_chooses_the_verdicts_that_fail(cli, write) -> None:
+    tea = write("tea.yaml", CLEAN_CASE.replace("country: FR", "country: KP")
+                .replace('{description: Tractor, hs_code: "8701"}',
+                         '{description: Tea set, hs_code: "69"}'))
+    assert cli("check", tea).status == 0
+    assert cli("check", tea, "--fail-on", "undetermined").status == 1
+    bad = cli("check", tea, "--fail-on", "guilty")
+    assert bad.status == 2 and "unknown verdict guilty" in bad.err
+
+
+def test_as_of_judges_by_the_rules_of_another_day(cli) -> None:
+    run = cli("check", PYONGYANG, "--as-of", "2015-01-01", "--format", "json")
+    report = json.loads(run.out)
+    rules = {f["rule"] for t in report["cases"][0]["transfers"] for f in t["findings"]}
+    assert report["as_of"] == "2015-01-01"
+    assert "un.dprk.transport_vehicles.supply" not in rules  # adopted 2017-12-22
+    assert "un.dprk.luxury.vehicles" in rules                 # in force since 2013-03-07
+    assert cli("check", PYONGYANG, "--as-of", "2015-02-30").status == 2
+
+
+def test_output_file(cli, tmp_path) -> None:
+    target = tmp_path / "report.json"
+    run = cli("check", PYONGYANG, "--format", "json", "--output", target)
+    assert run.status == 1 and run.out == ""
+    assert json.loads(target.read_text(encoding="utf-8"))["summary"]["cases"] == 1
+
+
+def test_rules_list_shows_the_catalogue(cli) -> None:
+    run = cli("rules", "list")
+    assert run.status == 0
+    header, *rows = run.out.splitlines()
+    assert header.split() == ["ID", "VERDICT", "INSTRUMENT", "PROVISION", "IN_FORCE", "GOODS"]
+    assert any(r.startswith("un.dprk.transport_vehicles.supply") and "86, 87, 88, 89" in r
+               for r in rows)
+    listed = json.loads(cli("rules", "list", "--format", "json").out)
+    assert [r["id"] for r in listed] == sorted(r["id"] for r in listed)
+    assert len(listed) == len(compliance.load_rules())
+
+
+def test_rules_show_prints_citation_and_condition_tree(cli) -> None:
+    run = cli("rules", "show", "un.dprk.statues.export")
+    assert run.status == 0
+    assert "citation:      UNSCR 2321 (2016), paragraph 29" in run.out
+    assert "    hs_code under 9703   (from $original_sculpture)" in run.out
+
+
+def test_rules_show_suggests_a_close_id(cli) -> None:
+    run = cli("rules", "show", "un.dprk.statues.exports")
+    assert run.status == 2
+    assert "did you mean un.dprk.statues.export?" in run.err
+
+
+@pytest.mark.parametrize("name", ["cases", "rules", "report"])
+def test_schema_command_prints_json_schema(cli, name) -> None:
+    run = cli("schema", name)
+    assert run.status == 0 and json.loads(run.out) == compliance.schema(name)
+
+
+def test_usage_errors_exit_2(cli) -> None:
+    assert cli("check").status == 2
+    assert cli("frobnicate").status == 2
+
+
+def test_version(cli) -> None:
+    run = cli("--version")
+    assert run.status == 0 and compliance.__version__ in run.out
