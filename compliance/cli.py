@@ -123,7 +123,9 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _goods(rule: compliance.Rule) -> str:
-    codes = [code for leaf in leaves(rule.when) if leaf.op == "prefix" for code in leaf.operand]
+    codes = [code + (f" except {', '.join(leaf.options['except'])}"
+                     if leaf.options.get("except") else "")
+             for leaf in leaves(rule.when) if leaf.op == "prefix" for code in leaf.operand]
     words = [w for leaf in leaves(rule.when) if leaf.op == "mentions" for w in leaf.operand]
     shown = ", ".join(codes[:6]) + (" …" if len(codes) > 6 else "")
     if words:

@@ -21,6 +21,38 @@ from dataclasses import dataclass
 
 from compliance.source import Span
 
+CODES: dict[str, str] = {
+    # reading YAML
+    "unreadable": "the file cannot be opened or read",
+    "file-too-large": "the file is larger than the loader reads",
+    "not-text": "the file is binary or not UTF-8 text",
+    "empty-file": "the file holds no YAML document",
+    "yaml-syntax": "the text is not valid YAML (or nests too deeply, or holds several documents)",
+    "duplicate-key": "a mapping has the same key twice",
+    "bad-key": "a mapping key is not plain text",
+    "forbidden-tag": "a YAML tag other than the plain ones (no Python objects, no binary)",
+    "alias-limit": "aliases expand to too many nodes (an alias bomb)",
+    # the shape of a case or rule file
+    "missing-field": "a required field is absent",
+    "unknown-field": "a field the format does not have (often a typo)",
+    "wrong-type": "a value of the wrong type: text for a list, a number for a date",
+    "invalid-value": "a value of the right type but not allowed: negative, empty, unknown name",
+    "invalid-date": "a date that does not exist, such as 2024-02-30",
+    "unknown-country": "not an ISO 3166-1 alpha-2 country code",
+    "unknown-currency": "not an ISO 4217 currency code",
+    "invalid-hs-code": "not an HS code: 2, 4, 6, 8 or 10 digits",
+    "unknown-hs-code": "an HS code absent from the HS 2022 nomenclature",
+    "duplicate-id": "a transfer id used twice in a case, or a rule id used twice",
+    # conditions of a rule
+    "bad-condition": "a condition that is not all/any/not or one fact test",
+    "unknown-fact": "a condition on a fact the catalogue does not have",
+    "unknown-operator": "an operator the language does not have",
+    "operator-mismatch": "an operator that does not apply to the fact's kind",
+    "bad-operand": "an operand that does not fit its operator",
+    "unknown-list": "a $name that no list of the file declares",
+}
+"""Every diagnostic code, with what it means. ``docs/errors.md`` lists the same."""
+
 
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
@@ -31,6 +63,10 @@ class Diagnostic:
     span: Span
     field: str = ""
     hint: str = ""
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES:
+            raise ValueError(f"unregistered diagnostic code {self.code!r}")
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.span.file, self.span.line, self.span.column, self.code)

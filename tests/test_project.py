@@ -116,3 +116,23 @@ def test_ruff_finds_nothing() -> None:
     done = subprocess.run([sys.executable, "-m", "ruff", "check", "compliance", "tests"],
                           cwd=ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_docs_cover_every_fact_operator_and_error_code() -> None:
+    from compliance.errors import CODES
+    from compliance.facts import FACTS
+    from compliance.operators import OPERATORS
+
+    language = (ROOT / "docs" / "rule-language.md").read_text(encoding="utf-8")
+    errors = (ROOT / "docs" / "errors.md").read_text(encoding="utf-8")
+    for name in [*FACTS, *OPERATORS]:
+        assert f"| `{name}` |" in language, f"docs/rule-language.md does not document {name}"
+    for code in CODES:
+        assert f"| `{code}` |" in errors, f"docs/errors.md does not document {code}"
+
+
+def test_architecture_doc_lists_every_module() -> None:
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    for path in PACKAGE.glob("*.py"):
+        row = ROW[path.stem]
+        assert f"| {row} | `{path.name}` |" in text, f"docs/architecture.md misses {path.name}"
