@@ -85,15 +85,13 @@ def check(
     items: list[Any] = [cases] if isinstance(cases, Case | LoadedCase | str | Path) \
         else list(cases)
     pairs: list[tuple[Case, str | None]] = []
-    paths = [c for c in items if isinstance(c, str | Path)]
-    loaded = {id(p): load_cases([p]) for p in paths}
     for entry in items:
         if isinstance(entry, Case):
             pairs.append((entry, None))
         elif isinstance(entry, LoadedCase):
             pairs.append((entry.case, entry.file))
         else:
-            pairs.extend((c.case, c.file) for c in loaded[id(entry)])
+            pairs.extend((c.case, c.file) for c in load_cases([entry]))
     return Report(Engine(rules, rates).evaluate(pairs, as_of))
 
 

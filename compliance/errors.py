@@ -33,6 +33,7 @@ CODES: dict[str, str] = {
     "forbidden-tag": "a YAML tag other than the plain ones (no Python objects, no binary)",
     "alias-limit": "aliases expand to too many nodes (an alias bomb)",
     # the shape of a case or rule file
+    "wrong-file-kind": "a rule file given where a case file is expected, or the other way",
     "missing-field": "a required field is absent",
     "unknown-field": "a field the format does not have (often a typo)",
     "wrong-type": "a value of the wrong type: text for a list, a number for a date",

@@ -358,9 +358,25 @@ class LoadedCase:
     file: str
 
 
+def _check_kind(document: Document, wanted: str, error: type[InputError]) -> None:
+    """Refuse a rule file given as a case file (or the reverse) with one clear message."""
+    data = document.data
+    if not isinstance(data, dict):
+        return
+    looks = {"case": "transfers" in data and "pack" not in data,
+             "rule": "rules" in data and "pack" in data and "transfers" not in data}
+    other = "rule" if wanted == "case" else "case"
+    if looks[other] and not looks[wanted]:
+        option = "--rules" if other == "rule" else "a case path"
+        raise error([Diagnostic(
+            "wrong-file-kind", f"this is a {other} file, not a {wanted} file",
+            document.span(()), hint=f"pass it as {option}")])
+
+
 def load_case(path: Path | str, display: str | None = None) -> Case:
     """Load and validate one case file; raise :class:`CaseFileError` with every problem."""
     document = read_document(path, display, CaseFileError)
+    _check_kind(document, "case", CaseFileError)
     try:
         return Case.model_validate(document.data)
     except ValidationError as exc:
@@ -417,6 +433,7 @@ def bundled_rules_path() -> Path:
 def load_rule_file(path: Path | str, display: str | None = None) -> tuple[RulePack, list[Rule]]:
     """Load one rule file: validate its shape, then parse every rule's condition tree."""
     document = read_document(path, display, RuleFileError)
+    _check_kind(document, "rule", RuleFileError)
     data = document.data
     problems: list[Diagnostic] = []
     try:

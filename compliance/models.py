@@ -193,8 +193,9 @@ class Item(_Frozen):
         """Unit value times quantity, when the unit value is known."""
         if self.unit_value is None:
             return None
-        return Money(amount=self.unit_value.amount * self.quantity,
-                     currency=self.unit_value.currency)
+        # Both parts were validated already; the product needs no second check.
+        return Money.model_construct(amount=self.unit_value.amount * self.quantity,
+                                     currency=self.unit_value.currency)
 
 
 class Transfer(_Frozen):

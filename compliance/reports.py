@@ -12,6 +12,7 @@ from typing import IO, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from compliance import reference
 from compliance._version import __version__
 from compliance.engine import SEVERITY, Evaluation, Finding, FindingVerdict, TransferResult
 from compliance.operators import show_value
@@ -115,8 +116,6 @@ def report_schema() -> dict[str, Any]:
 
 
 def _finding_doc(finding: Finding) -> FindingDoc:
-    from compliance import reference
-
     rule, item = finding.rule, finding.item
     entry = reference.hs_entry(item.hs_code) if item.hs_code else None
     return FindingDoc(
@@ -145,28 +144,33 @@ def _transfer_doc(result: TransferResult) -> TransferDoc:
     )
 
 
-def build(evaluation: Evaluation) -> ReportDoc:
-    """The report document of an evaluation."""
+def summarise(evaluation: Evaluation) -> SummaryDoc:
+    """Counts of cases, transfers, findings per verdict and transfers per status."""
     counts = {v.value: 0 for v in FindingVerdict}
     statuses = {**{v.value: 0 for v in FindingVerdict}, "no-findings": 0}
-    cases = []
     for result in evaluation.cases:
         for transfer in result.transfers:
             statuses[transfer.status] += 1
             for finding in transfer.findings:
                 counts[finding.verdict.value] += 1
-        cases.append(CaseDoc(
-            case=result.case.case, title=result.case.title, file=result.file,
-            sources=list(result.case.sources),
-            transfers=[_transfer_doc(t) for t in result.transfers],
-        ))
+    return SummaryDoc(cases=len(evaluation.cases), transfers=sum(statuses.values()),
+                      findings=counts, transfers_by_status=statuses)
+
+
+def build(evaluation: Evaluation) -> ReportDoc:
+    """The report document of an evaluation."""
+    cases = [
+        CaseDoc(case=result.case.case, title=result.case.title, file=result.file,
+                sources=list(result.case.sources),
+                transfers=[_transfer_doc(t) for t in result.transfers])
+        for result in evaluation.cases
+    ]
     return ReportDoc(
         tool={"name": "compliance", "version": __version__},
         as_of=evaluation.as_of.isoformat() if evaluation.as_of else None,
         packs=[PackDoc(pack=p.pack, title=p.title, file=p.file) for p in evaluation.rules.packs],
         rules=len(evaluation.rules),
-        summary=SummaryDoc(cases=len(cases), transfers=sum(statuses.values()),
-                           findings=counts, transfers_by_status=statuses),
+        summary=summarise(evaluation),
         cases=cases,
     )
 
@@ -210,7 +214,7 @@ def render_text(evaluation: Evaluation, stream: IO[str], color: bool | None = No
         for outcome in result.transfers:
             _render_transfer(say, outcome)
         say()
-    doc = build(evaluation).summary
+    doc = summarise(evaluation)
     counts = ", ".join(f"{n} {v}" for v, n in doc.findings.items())
     statuses = ", ".join(f"{n} {s}" for s, n in doc.transfers_by_status.items() if n)
     say(("summary: ", "bold"), f"{doc.cases} case(s), {doc.transfers} transfer(s)",
@@ -289,10 +293,7 @@ class Report:
 
     def counts(self) -> dict[str, int]:
         """Findings per verdict, every verdict listed."""
-        counts = {v.value: 0 for v in FindingVerdict}
-        for finding in self.findings:
-            counts[finding.verdict.value] += 1
-        return counts
+        return summarise(self.evaluation).findings
 
     def to_json(self) -> str:
         """The report as JSON, valid against :func:`report_schema`."""

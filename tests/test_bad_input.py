@@ -225,6 +225,18 @@ def test_every_problem_in_a_file_is_reported_at_once(cli, write) -> None:
     assert run.err.rstrip().endswith("2 problems in 1 file")
 
 
+def test_a_case_file_given_as_rules_is_named_as_such(cli, write) -> None:
+    case = write("case.yaml", GOOD_CASE)
+    run = cli("check", case, "--rules", case)
+    assert run.status == 2
+    assert run.err.splitlines()[0] == \
+        f"{case}:1:1: wrong-file-kind: this is a case file, not a rule file"
+    rules = write("rules.yaml", GOOD_RULES)
+    run = cli("check", rules)
+    assert run.status == 2 and "this is a rule file, not a case file" in run.err
+    assert "hint: pass it as --rules" in run.err
+
+
 def test_missing_path_is_a_usage_error(cli, tmp_path) -> None:
     run = cli("check", tmp_path / "nope.yaml")
     assert run.status == 2 and run.err.startswith("error: no such file or folder")
