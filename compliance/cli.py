@@ -69,6 +69,19 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                        help="colour in text reports (auto: only on a terminal)")
 
+    test = commands.add_parser(
+        "test", help="run rule examples and expected case findings, with coverage",
+        description="Check that every example in the rule files gets its stated verdict and"
+                    " that every case with a NAME.expected.yaml beside it gives exactly those"
+                    " findings. With --coverage, report per rule and per condition which"
+                    " outcomes were exercised and which rules nothing reaches.")
+    test.add_argument("paths", nargs="*", metavar="PATH",
+                      help="rule files or folders (default: the bundled packs)")
+    test.add_argument("--cases", action="append", metavar="PATH",
+                      help="case files or folders (default: ./cases if it exists)")
+    test.add_argument("--coverage", action="store_true", help="report coverage")
+    test.add_argument("--format", choices=("text", "json"), default="text")
+
     rules = commands.add_parser("rules", help="list or show the rules")
     rule_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
     listing = rule_commands.add_parser("list", help="the catalogue of rules",
@@ -76,6 +89,14 @@ def _parser() -> argparse.ArgumentParser:
                                                    " dates in force and goods.")
     _rules_option(listing)
     listing.add_argument("--format", choices=("text", "json"), default="text")
+    lint = rule_commands.add_parser(
+        "lint", help="static checks of rule packs",
+        description="Check rule packs: the schema, HS codes, countries and currencies,"
+                    " citations, and rules that can never be met, never cleared, or are"
+                    " made redundant by another. Exit 1 on any error or warning.")
+    lint.add_argument("paths", nargs="*", metavar="PATH",
+                      help="rule files or folders (default: the bundled packs)")
+    lint.add_argument("--format", choices=("text", "json"), default="text")
     show = rule_commands.add_parser("show", help="one rule in full",
                                     description="Show one rule: citation, dates, and its"
                                                 " condition tree.")
@@ -122,6 +143,28 @@ def _check(args: argparse.Namespace) -> int:
     return report.exit_status(args.fail_on)
 
 
+def _test(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from compliance.engine import Engine
+    from compliance.loader import expectations_path, load_expectations
+    from compliance.verify import coverage_data, render_text, verify
+
+    rules = compliance.load_rules(args.paths or None)
+    case_paths = args.cases or (["cases"] if Path("cases").is_dir() else [])
+    loaded = []
+    for entry in compliance.load_cases(case_paths) if case_paths else []:
+        expected_file = expectations_path(entry.file)
+        expected = load_expectations(expected_file) if expected_file.is_file() else None
+        loaded.append((entry.case, entry.file, expected))
+    run = verify(Engine(rules), loaded)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(coverage_data(run), indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(render_text(run, args.coverage))
+    return 0 if run.passed else 1
+
+
 def _goods(rule: compliance.Rule) -> str:
     codes = [code + (f" except {', '.join(leaf.options['except'])}"
                      if leaf.options.get("except") else "")
@@ -150,6 +193,22 @@ def _rules_list(args: argparse.Namespace) -> int:
         print("  ".join(row[c].ljust(widths[c]) for c in columns).rstrip())
     print(f"{len(rows)} rules from {len(rules.packs)} pack(s)")
     return 0
+
+
+def _rules_lint(args: argparse.Namespace) -> int:
+    from compliance.lint import failed, lint
+
+    found = lint(args.paths or None)
+    if args.format == "json":
+        sys.stdout.write(json.dumps([d.to_dict() for d in found], indent=2,
+                                    ensure_ascii=False) + "\n")
+    else:
+        for diagnostic in found:
+            print(diagnostic.render())
+        counts = {level: sum(d.severity == level for d in found)
+                  for level in ("error", "warning", "note")}
+        print(", ".join(f"{n} {level}{'s' if n != 1 else ''}" for level, n in counts.items()))
+    return 1 if failed(found) else 0
 
 
 def _rules_show(args: argparse.Namespace) -> int:
@@ -186,8 +245,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check":
             return _check(args)
+        if args.command == "test":
+            return _test(args)
         if args.command == "rules":
-            return _rules_list(args) if args.rules_command == "list" else _rules_show(args)
+            action = {"list": _rules_list, "lint": _rules_lint, "show": _rules_show}
+            return action[args.rules_command](args)
         print(json.dumps(compliance.schema(args.name), indent=2, ensure_ascii=False))
         return 0
     except ComplianceError as exc:

@@ -18,14 +18,16 @@ from compliance.rules import Rule
 from compliance.trace import Trace
 
 Evaluator = Callable[[Transfer, Item, Env], Trace]
+Decider = Callable[[Transfer, Item, Env], Outcome]
 
 
 @dataclass(frozen=True, slots=True)
 class PreparedRule:
-    """A rule and its compiled condition."""
+    """A rule and its condition compiled twice: with a trace, and to a bare outcome."""
 
     rule: Rule
     evaluate: Evaluator
+    decide: Decider
 
     def __repr__(self) -> str:
         return f"<PreparedRule {self.rule.id}>"
@@ -72,6 +74,45 @@ def _compile_leaf(leaf: Leaf) -> Evaluator:
     return evaluate
 
 
+def compile_outcome(node: Node) -> Decider:
+    """Compile one node to a closure that returns only its outcome, stopping early.
+
+    The same tree and the same operator table as :func:`compile_node`, without
+    the trace: for screening many records where only verdicts are wanted.
+    """
+    if isinstance(node, Leaf):
+        get = FACTS[node.fact].get
+        operator = OPERATORS[node.op]
+        test, operand, options = operator.test, node.operand, node.options
+        reads_missing = operator.reads_missing
+
+        def leaf(transfer: Transfer, item: Item, env: Env) -> Outcome:
+            value = get(transfer, item)
+            if value is None and not reads_missing:
+                return Outcome.UNKNOWN
+            return test(value, operand, options, env)[0]
+
+        return leaf
+    if isinstance(node, Not):
+        inner = compile_outcome(node.child)
+        return lambda transfer, item, env: ~inner(transfer, item, env)
+    parts = tuple(compile_outcome(child) for child in node.children)
+    stop, otherwise = ((Outcome.NOT_MET, Outcome.MET) if isinstance(node, AllOf)
+                       else (Outcome.MET, Outcome.NOT_MET))
+
+    def combination(transfer: Transfer, item: Item, env: Env) -> Outcome:
+        result = otherwise
+        for part in parts:
+            outcome = part(transfer, item, env)
+            if outcome is stop:
+                return stop
+            if outcome is Outcome.UNKNOWN:
+                result = Outcome.UNKNOWN
+        return result
+
+    return combination
+
+
 def prepare(rule: Rule) -> PreparedRule:
     """Compile a rule once, to evaluate it many times."""
-    return PreparedRule(rule, compile_node(rule.when))
+    return PreparedRule(rule, compile_node(rule.when), compile_outcome(rule.when))

@@ -51,6 +51,17 @@ CODES: dict[str, str] = {
     "operator-mismatch": "an operator that does not apply to the fact's kind",
     "bad-operand": "an operand that does not fit its operator",
     "unknown-list": "a $name that no list of the file declares",
+    # static analysis (compliance rules lint)
+    "unsatisfiable": "no transfer can meet the rule: its conditions contradict one another",
+    "never-clears": "no transfer can clear the rule: every record it reads would fail",
+    "redundant-rule": "another rule with the same verdict and citation already catches all"
+                      " this one does",
+    "redundant-prefix": "an HS prefix listed beside a shorter one that already covers it",
+    "rate-unavailable": "a value threshold in a currency without reference rates: always"
+                        " undetermined unless the item is valued in that very currency",
+    "missing-url": "a citation without a link to the legal text",
+    "unverified-citation": "a citation marked unverified: to be checked against the official"
+                           " text",
 }
 """Every diagnostic code, with what it means. ``docs/errors.md`` lists the same."""
 
@@ -64,6 +75,7 @@ class Diagnostic:
     span: Span
     field: str = ""
     hint: str = ""
+    severity: str = "error"  # error, warning or note
 
     def __post_init__(self) -> None:
         if self.code not in CODES:
@@ -74,7 +86,8 @@ class Diagnostic:
 
     def render(self) -> str:
         """The diagnostic as the command line prints it."""
-        lines = [f"{self.span}: {self.code}: {self.message}"]
+        level = "" if self.severity == "error" else f" ({self.severity})"
+        lines = [f"{self.span}: {self.code}{level}: {self.message}"]
         if self.field:
             lines.append(f"  field: {self.field}")
         snippet = self.span.snippet()
@@ -93,6 +106,7 @@ class Diagnostic:
             "column": self.span.column,
             "field": self.field,
             "hint": self.hint,
+            "severity": self.severity,
         }
 
 

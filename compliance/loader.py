@@ -28,8 +28,18 @@ from pydantic import BaseModel, ValidationError
 
 from compliance.conditions import parse_condition
 from compliance.errors import CaseFileError, Diagnostic, InputError, RuleFileError, UsageError
-from compliance.models import Case
-from compliance.rules import ListsSpec, Rule, RulePack, RulePackSpec, RuleSet, RuleSpec
+from compliance.expectations import ExpectedCase
+from compliance.models import Case, Transfer
+from compliance.rules import (
+    Example,
+    ListsSpec,
+    Rule,
+    RulePack,
+    RulePackSpec,
+    RuleSet,
+    RuleSpec,
+    example_transfer,
+)
 from compliance.source import Span, file_span
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
@@ -397,6 +407,21 @@ def load_cases(paths: Iterable[Path | str]) -> list[LoadedCase]:
     return loaded
 
 
+def expectations_path(case_file: Path | str) -> Path:
+    """Where the expected findings of a case file live: ``NAME.expected.yaml`` beside it."""
+    path = Path(case_file)
+    return path.with_name(f"{path.stem}.expected{path.suffix}")
+
+
+def load_expectations(path: Path | str, display: str | None = None) -> ExpectedCase:
+    """Load a case's expected findings; raise :class:`CaseFileError` with every problem."""
+    document = read_document(path, display, CaseFileError)
+    try:
+        return ExpectedCase.model_validate(document.data)
+    except ValidationError as exc:
+        raise CaseFileError(diagnostics_from(exc, document, ExpectedCase)) from None
+
+
 def collect_files(paths: Iterable[Path | str]) -> list[tuple[Path, str]]:
     """Expand folders into their YAML files (sorted, without ``*.expected.yaml``)."""
     found: list[tuple[Path, str]] = []
@@ -467,16 +492,33 @@ def load_rule_file(path: Path | str, display: str | None = None) -> tuple[RulePa
             full = (*when, *problem.path)
             problems.append(Diagnostic(problem.code, problem.message, document.span(full, True),
                                        _show_path(full), problem.hint))
+        examples = _examples(document, rule_spec, where, problems)
         if node is not None:
             rules.append(Rule(
                 id=rule_spec.id, title=rule_spec.title, citation=rule_spec.citation,
                 binds=rule_spec.binds, in_force=rule_spec.in_force, verdict=rule_spec.verdict,
                 because=rule_spec.because, when=node, pack=str(data.get("pack")),
-                source=document.span(where), notes=rule_spec.notes,
+                source=document.span(where), notes=rule_spec.notes, examples=examples,
             ))
     if problems or spec is None:
         raise RuleFileError(problems)
     return RulePack(spec.pack, spec.title, spec.authority, document.file), rules
+
+
+def _examples(document: Document, spec: RuleSpec, where: Path_,
+              problems: list[Diagnostic]) -> tuple[Example, ...]:
+    """Validate each example's transfer (defaults filled in) at its position."""
+    found = []
+    for index, example in enumerate(spec.examples):
+        at: Path_ = (*where, "examples", index)
+        data = example_transfer(example.transfer, spec.in_force.start, index)
+        try:
+            transfer = Transfer.model_validate(data)
+        except ValidationError as exc:
+            problems.extend(diagnostics_from(exc, document, Transfer, (*at, "transfer")))
+            continue
+        found.append(Example(example.verdict, transfer, document.span(at), example.note))
+    return tuple(found)
 
 
 def _lists(raw: Any) -> dict[str, dict[str, tuple[Any, ...]]] | None:

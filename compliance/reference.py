@@ -171,6 +171,16 @@ class EcbRates:
             )
         return self._converter
 
+    def coverage(self, currency: str) -> tuple[dt.date, dt.date] | None:
+        """The first and last day with a reference rate for ``currency``, or None if never."""
+        if currency == "EUR":
+            return dt.date(1999, 1, 4), dt.date.max
+        converter = self._load()
+        if currency not in converter.currencies:
+            return None
+        first, last = converter.bounds[currency]
+        return first, last
+
     def convert(self, amount: Decimal, src: str, dst: str, on: dt.date) -> Conversion:
         if src == dst:
             return Conversion(amount, Decimal(1), on, "same currency")

@@ -25,7 +25,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from compliance.conditions import Node, condition_schema
-from compliance.models import CountryCode, HsCode, IsoDate, Text
+from compliance.models import CountryCode, HsCode, IsoDate, Text, Transfer
 from compliance.source import Span
 
 RULE_ID_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$"
@@ -107,6 +107,39 @@ RawCondition = Annotated[
 ]
 
 
+class ExampleSpec(_Spec):
+    """A transfer a rule must judge in a stated way: a test that travels with the rule.
+
+    ``transfer`` follows the case-file contract, but every field may be left
+    out: the defaults of :func:`example_transfer` fill the rest.
+    """
+
+    verdict: Literal["violation", "review", "undetermined", "clear"]
+    transfer: dict[str, Any] = Field(default_factory=dict)
+    note: str | None = None
+
+
+EXAMPLE_PARTY = {"name": "Example party", "country": "CH"}
+
+
+def example_transfer(given: dict[str, Any], start: dt.date, index: int) -> dict[str, Any]:
+    """An example's transfer with the defaults filled in.
+
+    Defaults: dated the day the rule took effect, a sale, between parties in
+    Switzerland (``CH``), of one item described as "Goods". Supplier and
+    recipient are merged field by field, so ``recipient: {country: KP}`` is enough.
+    """
+    merged: dict[str, Any] = {"id": f"example-{index + 1}", "date": start.isoformat(),
+                              "type": "sale", "items": [{"description": "Goods"}]}
+    for key, value in given.items():
+        merged[key] = value
+    for side in ("supplier", "recipient"):
+        stated = given.get(side)
+        merged[side] = {**EXAMPLE_PARTY, **stated} if isinstance(stated, dict) else \
+            stated if side in given else dict(EXAMPLE_PARTY)
+    return merged
+
+
 class RuleSpec(_Spec):
     """One rule as written in a rule file."""
 
@@ -118,6 +151,7 @@ class RuleSpec(_Spec):
     verdict: Verdict
     because: Text = Field(description="The prohibition in plain words")
     when: RawCondition
+    examples: list[ExampleSpec] = Field(default_factory=list)
     notes: str | None = None
 
 
@@ -149,6 +183,16 @@ def rule_file_schema() -> dict[str, Any]:
     return schema
 
 
+@dataclass(frozen=True, slots=True)
+class Example:
+    """A validated example of a rule: the transfer and the verdict it must get."""
+
+    verdict: str  # violation, review, undetermined, or clear
+    transfer: Transfer
+    source: Span
+    note: str | None = None
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Rule:
     """A validated rule with its condition tree, ready to be compiled."""
@@ -164,6 +208,7 @@ class Rule:
     pack: str
     source: Span
     notes: str | None = None
+    examples: tuple[Example, ...] = ()
 
     def __repr__(self) -> str:
         return f"<Rule {self.id} ({self.citation.text})>"

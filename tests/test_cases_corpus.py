@@ -7,9 +7,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-import yaml
 
 import compliance
+from compliance.loader import expectations_path, load_expectations
 from tests.conftest import CASES
 
 CASE_FILES = sorted(p for p in CASES.glob("*.yaml") if not p.stem.endswith(".expected"))
@@ -17,9 +17,9 @@ PYONGYANG = CASES / "pyongyang-summit-2024.yaml"
 
 
 def _expected(case_file: Path) -> dict:
-    expected = case_file.with_name(case_file.stem + ".expected.yaml")
+    expected = expectations_path(case_file)
     assert expected.exists(), f"{case_file.name} has no expected findings beside it"
-    return yaml.safe_load(expected.read_text(encoding="utf-8"))
+    return load_expectations(expected).model_dump(exclude_none=True)
 
 
 def _actual(report: compliance.Report) -> dict[str, list[dict]]:

@@ -20,15 +20,15 @@ PACKAGE = ROOT / "compliance"
 LAYERS = [
     {"_version"},
     {"source", "reference"},
-    {"errors", "models"},
+    {"errors", "models", "expectations"},
     {"facts"},
     {"operators"},
     {"conditions"},
     {"rules"},
     {"loader", "trace"},
-    {"compiler"},
-    {"engine"},
-    {"reports"},
+    {"compiler", "satisfy"},
+    {"engine", "lint"},
+    {"reports", "verify"},
     {"__init__"},
     {"cli"},
     {"__main__"},
@@ -70,6 +70,31 @@ def test_imports_run_one_way(path) -> None:
     for imported in _imports(path):
         assert ROW[imported] < ROW[module] or imported == module, \
             f"{module} (row {ROW[module]}) imports {imported} (row {ROW[imported]})"
+
+
+# The testing toolkit sits beside the stack: strategies use the models and the
+# reference data, witnesses the rule language and its solver, the properties
+# and the plugin the public API. Nothing in the core imports it.
+TESTING_MAY_IMPORT = {
+    "strategies": ROW["models"],
+    "render": ROW["models"],
+    "witnesses": ROW["satisfy"],
+    "properties": ROW["reports"],
+    "plugin": ROW["__init__"],
+    "__init__": ROW["__init__"],
+}
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "testing").glob("*.py")),
+                         ids=lambda p: p.stem)
+def test_testing_toolkit_stays_beside_the_core(path) -> None:
+    highest = TESTING_MAY_IMPORT[path.stem]
+    for imported in _imports(path):
+        if imported == "testing":
+            continue
+        assert ROW[imported] <= highest, f"testing/{path.name} imports {imported}"
+    for core in PACKAGE.glob("*.py"):
+        assert "testing" not in _imports(core), f"{core.name} imports compliance.testing"
 
 
 @pytest.mark.parametrize("path", sorted(PACKAGE.glob("*.py")), ids=lambda p: p.stem)

@@ -1,0 +1,28 @@
+"""The expected findings of a case, as written beside it in ``NAME.expected.yaml``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ExpectedFinding(BaseModel):
+    """One finding a transfer must produce: the rule, its verdict, the item (from 1)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rule: str
+    verdict: Literal["violation", "review", "undetermined"]
+    item: int = Field(1, ge=1)
+    missing: list[str] | None = Field(
+        None, description="For undetermined findings: the facts that must be named missing")
+
+
+class ExpectedCase(BaseModel):
+    """Every transfer of a case with the findings it must produce (an empty list: none)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    case: str
+    transfers: dict[str, list[ExpectedFinding]]
