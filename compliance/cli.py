@@ -69,6 +69,22 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                        help="colour in text reports (auto: only on a terminal)")
 
+    screen = commands.add_parser(
+        "screen", help="screen bulk trade records (CSV, JSONL, Parquet)",
+        description="Screen trade records in one vectorised pass: a CSV or Parquet row is one"
+                    " item (columns named as the case format flattened with dots, or mapped"
+                    " with --map), a JSONL line is one transfer in the case-file shape."
+                    " Every row read is screened or rejected with its reason.")
+    screen.add_argument("path", metavar="PATH", help="records: .csv, .tsv, .jsonl or .parquet")
+    screen.add_argument("--map", metavar="FILE", help="column mapping (YAML)")
+    screen.add_argument("--out", "-o", metavar="FILE",
+                        help="findings: .parquet, .csv or .jsonl (default: none, summary only)")
+    screen.add_argument("--rejects", metavar="FILE",
+                        help="rejected rows (default: beside --out, NAME.rejects.csv)")
+    _rules_option(screen)
+    screen.add_argument("--as-of", type=_date, metavar="DATE",
+                        help="judge every record by the rules in force on DATE")
+
     test = commands.add_parser(
         "test", help="run rule examples and expected case findings, with coverage",
         description="Check that every example in the rule files gets its stated verdict and"
@@ -141,6 +157,20 @@ def _check(args: argparse.Namespace) -> int:
         if out is not sys.stdout:
             out.close()
     return report.exit_status(args.fail_on)
+
+
+def _screen(args: argparse.Namespace) -> int:
+    from compliance.loader import load_layout
+    from compliance.screen import screen
+
+    layout = load_layout(args.map) if args.map else None
+    rules = compliance.load_rules(args.rules)
+    result = screen(args.path, rules, layout=layout, out=args.out, rejects=args.rejects,
+                    as_of=args.as_of)
+    print(result.summary())
+    if result.out:
+        print(f"findings written to {result.out}; rejects to {result.rejects}")
+    return 1 if any(v == "violation" for _, v in result.counts) else 0
 
 
 def _test(args: argparse.Namespace) -> int:
@@ -245,6 +275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check":
             return _check(args)
+        if args.command == "screen":
+            return _screen(args)
         if args.command == "test":
             return _test(args)
         if args.command == "rules":

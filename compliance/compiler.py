@@ -23,11 +23,24 @@ Decider = Callable[[Transfer, Item, Env], Outcome]
 
 @dataclass(frozen=True, slots=True)
 class PreparedRule:
-    """A rule and its condition compiled twice: with a trace, and to a bare outcome."""
+    """A rule and its condition compiled twice: with a trace, and to a bare outcome.
+
+    ``gate`` holds HS prefixes of which an item's code must be compatible with
+    one (inside it, or coarser than it) for the rule to be anything but not
+    met; None when the tree gives no such bound. It lets an engine skip rules
+    that cannot apply to an item without evaluating them.
+    """
 
     rule: Rule
     evaluate: Evaluator
     decide: Decider
+    gate: frozenset[str] | None = None
+
+    def may_apply(self, hs_code: str | None) -> bool:
+        """False only if the item's known code rules the rule out."""
+        if self.gate is None or hs_code is None:
+            return True
+        return any(hs_code.startswith(p) or p.startswith(hs_code) for p in self.gate)
 
     def __repr__(self) -> str:
         return f"<PreparedRule {self.rule.id}>"
@@ -113,6 +126,27 @@ def compile_outcome(node: Node) -> Decider:
     return combination
 
 
+def hs_gate(node: Node) -> frozenset[str] | None:
+    """HS prefixes that bound every way the node can be met or unknown, if the tree has them.
+
+    A prefix test bounds itself; ``all`` is bounded by its tightest bounded
+    child; ``any`` only if every child is bounded (by the union); ``not``
+    never, since negation can be met outside any prefix.
+    """
+    if isinstance(node, Leaf):
+        return frozenset(node.operand) if node.op == "prefix" else None
+    if isinstance(node, Not):
+        return None
+    gates = [hs_gate(child) for child in node.children]
+    if isinstance(node, AllOf):
+        bounded = [g for g in gates if g is not None]
+        return min(bounded, key=len) if bounded else None
+    if any(g is None for g in gates):
+        return None
+    return frozenset().union(*gates)  # type: ignore[arg-type]
+
+
 def prepare(rule: Rule) -> PreparedRule:
     """Compile a rule once, to evaluate it many times."""
-    return PreparedRule(rule, compile_node(rule.when), compile_outcome(rule.when))
+    return PreparedRule(rule, compile_node(rule.when), compile_outcome(rule.when),
+                        hs_gate(rule.when))

@@ -112,6 +112,27 @@ class Evaluation:
     as_of: dt.date | None
 
 
+class _HsIndex:
+    """Rules by the HS chapters their gates allow, so an item meets only rules that may apply."""
+
+    def __init__(self, prepared: tuple[PreparedRule, ...]) -> None:
+        self.always = frozenset(p.rule.id for p in prepared if p.gate is None)
+        self.by_chapter: dict[str, frozenset[str]] = {}
+        chapters: dict[str, set[str]] = {}
+        for p in prepared:
+            for prefix in p.gate or ():
+                chapters.setdefault(prefix[:2], set()).add(p.rule.id)
+        self.by_chapter = {c: frozenset(ids) | self.always for c, ids in chapters.items()}
+
+    def candidates(self, active: list[PreparedRule],
+                   hs_code: str | None) -> list[PreparedRule]:
+        """The active rules an item with this code may meet, in their order."""
+        if hs_code is None:
+            return active
+        allowed = self.by_chapter.get(hs_code[:2], self.always)
+        return [p for p in active if p.rule.id in allowed and p.may_apply(hs_code)]
+
+
 class Engine:
     """Rules prepared once, to evaluate many transfers."""
 
@@ -119,6 +140,7 @@ class Engine:
         self.rules = rules
         self.rates = rates if rates is not None else reference.default_rates()
         self.prepared: tuple[PreparedRule, ...] = tuple(prepare(rule) for rule in rules)
+        self._index = _HsIndex(self.prepared)
 
     def __repr__(self) -> str:
         return f"<Engine {len(self.prepared)} rules>"
@@ -131,7 +153,7 @@ class Engine:
         active = [p for p in self.prepared if p.rule.in_force_on(day)]
         findings: list[Finding] = []
         for index, item in enumerate(transfer.items):
-            for prepared in active:
+            for prepared in self._index.candidates(active, item.hs_code):
                 trace = prepared.evaluate(transfer, item, env)
                 if trace.outcome is Outcome.NOT_MET:
                     continue
@@ -153,7 +175,7 @@ class Engine:
         active = [p for p in self.prepared if p.rule.in_force_on(day)]
         found = []
         for index, item in enumerate(transfer.items):
-            for prepared in active:
+            for prepared in self._index.candidates(active, item.hs_code):
                 outcome = prepared.decide(transfer, item, env)
                 if outcome is Outcome.MET:
                     found.append((index, prepared.rule.id,

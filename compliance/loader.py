@@ -29,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 from compliance.conditions import parse_condition
 from compliance.errors import CaseFileError, Diagnostic, InputError, RuleFileError, UsageError
 from compliance.expectations import ExpectedCase
+from compliance.layouts import Layout
 from compliance.models import Case, Transfer
 from compliance.rules import (
     Example,
@@ -420,6 +421,15 @@ def load_expectations(path: Path | str, display: str | None = None) -> ExpectedC
         return ExpectedCase.model_validate(document.data)
     except ValidationError as exc:
         raise CaseFileError(diagnostics_from(exc, document, ExpectedCase)) from None
+
+
+def load_layout(path: Path | str, display: str | None = None) -> Layout:
+    """Load a column mapping for trade-record files; raise :class:`InputError` if invalid."""
+    document = read_document(path, display, InputError)
+    try:
+        return Layout.model_validate(document.data)
+    except ValidationError as exc:
+        raise InputError(diagnostics_from(exc, document, Layout)) from None
 
 
 def collect_files(paths: Iterable[Path | str]) -> list[tuple[Path, str]]:

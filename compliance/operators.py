@@ -99,6 +99,8 @@ class Operator:
     operand_schema: dict[str, Any]
     modifiers: dict[str, Callable[[Any, Kind, Resolve], Any]] = field(default_factory=dict)
     reads_missing: bool = False
+    sql: Callable[[str, Any, dict[str, Any]], str] | None = None
+    """The test as a SQL boolean over a column, NULL where unknown (Kleene logic)."""
 
     def __repr__(self) -> str:
         return f"<operator {self.name}>"
@@ -313,6 +315,63 @@ def _test_exists(actual: Any, operand: bool, mods: dict[str, Any], env: Env) -> 
     return (Outcome.MET if present == operand else Outcome.NOT_MET), ""
 
 
+# -- SQL -----------------------------------------------------------------------------------
+# Every test also has a SQL form for the vectorised evaluator. SQL's NULL is our
+# unknown: AND, OR and NOT on NULL follow the same Kleene tables as all_of,
+# any_of and ~. A missing fact is a NULL column, so every form below is NULL
+# on a NULL column unless the test reads missing facts (exists).
+
+def sql_text(value: Any) -> str:
+    """A SQL literal for a text, date or number."""
+    if isinstance(value, dt.date):
+        return f"DATE '{value.isoformat()}'"
+    if isinstance(value, Decimal | int):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _sql_in(column: str, operand: tuple[Any, ...], mods: dict[str, Any]) -> str:
+    values = ", ".join(sql_text(_fold(v)) for v in operand)
+    if operand and isinstance(operand[0], str):
+        return f"(lower({column}) IN ({values}))"
+    return f"({column} IN ({values}))"
+
+
+def _sql_includes(column: str, operand: tuple[str, ...], mods: dict[str, Any]) -> str:
+    return f"list_has_any({column}, [{', '.join(map(sql_text, operand))}])"
+
+
+def _sql_under(column: str, prefixes: Iterable[str]) -> str:
+    cases = " OR ".join(
+        f"(CASE WHEN starts_with({column}, '{p}') THEN TRUE"
+        f" WHEN starts_with('{p}', {column}) THEN NULL ELSE FALSE END)" for p in prefixes)
+    return f"(CASE WHEN {column} IS NULL THEN NULL ELSE ({cases or 'FALSE'}) END)"
+
+
+def _sql_prefix(column: str, operand: tuple[str, ...], mods: dict[str, Any]) -> str:
+    inside = _sql_under(column, operand)
+    if not mods.get("except"):
+        return inside
+    return f"({inside} AND NOT {_sql_under(column, mods['except'])})"
+
+
+def _sql_compare(symbol: str) -> Callable[[str, Any, dict[str, Any]], str]:
+    def sql(column: str, operand: Any, mods: dict[str, Any]) -> str:
+        bound = operand.amount if isinstance(operand, Money) else operand
+        return f"({column} {symbol} {sql_text(bound)})"
+
+    return sql
+
+
+def _sql_mentions(column: str, operand: tuple[str, ...], mods: dict[str, Any]) -> str:
+    words = "|".join(re.escape(k).replace("'", "''") for k in operand)
+    return f"regexp_matches({column}, '(?i)(^|[^[:alnum:]_])({words})')"
+
+
+def _sql_exists(column: str, operand: bool, mods: dict[str, Any]) -> str:
+    return f"({column} IS {'NOT ' if operand else ''}NULL)"
+
+
 _SCALAR_KINDS = frozenset({Kind.COUNTRY, Kind.TEXT, Kind.TRANSFER_TYPE})
 _ORDERED_KINDS = frozenset({Kind.MONEY, Kind.NUMBER, Kind.DATE})
 _LIST_OR_ONE = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"},
@@ -332,7 +391,7 @@ def _ordered_row(name: str, key: str, symbol: str, opposite: str, words: str) ->
             " with no rate the condition is unknown.",
         parse=_ordered, test=_compare(key),
         describe=lambda o, m: f"{symbol} {o}", negate=lambda o, m: f"{opposite} {o}",
-        operand_schema=_MONEY_OR_NUMBER,
+        operand_schema=_MONEY_OR_NUMBER, sql=_sql_compare(key),
     )
 
 
@@ -345,7 +404,7 @@ OPERATORS: dict[str, Operator] = {op.name: op for op in (
             else (_single(raw, kind, resolve),)),
         test=_test_in,
         describe=lambda o, m: f"is {o[0]}", negate=lambda o, m: f"is not {o[0]}",
-        operand_schema={"type": ["string", "number"]},
+        operand_schema={"type": ["string", "number"]}, sql=_sql_in,
     ),
     Operator(
         name="in", kinds=_SCALAR_KINDS,
@@ -353,7 +412,7 @@ OPERATORS: dict[str, Operator] = {op.name: op for op in (
         parse=_value_set, test=_test_in,
         describe=lambda o, m: f"is {o[0]}" if len(o) == 1 else f"in {_join(o)}",
         negate=lambda o, m: f"is not {o[0]}" if len(o) == 1 else f"not in {_join(o)}",
-        operand_schema=_LIST_OR_ONE,
+        operand_schema=_LIST_OR_ONE, sql=_sql_in,
     ),
     Operator(
         name="includes", kinds=frozenset({Kind.COUNTRIES}),
@@ -362,7 +421,7 @@ OPERATORS: dict[str, Operator] = {op.name: op for op in (
         parse=_value_set, test=_test_includes,
         describe=lambda o, m: f"includes {_join(o)}",
         negate=lambda o, m: f"does not include {_join(o)}",
-        operand_schema=_LIST_OR_ONE,
+        operand_schema=_LIST_OR_ONE, sql=_sql_includes,
     ),
     Operator(
         name="prefix", kinds=frozenset({Kind.HS_CODE}),
@@ -374,7 +433,7 @@ OPERATORS: dict[str, Operator] = {op.name: op for op in (
         + (f" except {_join(m['except'])}" if m.get("except") else ""),
         negate=lambda o, m: f"not under {_join(o)}"
         + (f" (or under {_join(m['except'])})" if m.get("except") else ""),
-        operand_schema=_LIST_OR_ONE,
+        operand_schema=_LIST_OR_ONE, sql=_sql_prefix,
         modifiers={"except": _value_set},
     ),
     _ordered_row("gt", ">", ">", "≤", "greater than"),
@@ -388,7 +447,7 @@ OPERATORS: dict[str, Operator] = {op.name: op for op in (
         parse=_value_set, test=_test_mentions,
         describe=lambda o, m: f"mentions {_join(o)}",
         negate=lambda o, m: f"mentions none of {_join(o)}",
-        operand_schema=_LIST_OR_ONE,
+        operand_schema=_LIST_OR_ONE, sql=_sql_mentions,
     ),
     Operator(
         name="exists", kinds=frozenset(Kind),
@@ -397,7 +456,7 @@ OPERATORS: dict[str, Operator] = {op.name: op for op in (
         parse=_flag, test=_test_exists,
         describe=lambda o, m: "is stated" if o else "is not stated",
         negate=lambda o, m: "is not stated" if o else "is stated",
-        operand_schema={"type": "boolean"}, reads_missing=True,
+        operand_schema={"type": "boolean"}, reads_missing=True, sql=_sql_exists,
     ),
 )}
 """Every operator of the rule language, by name."""

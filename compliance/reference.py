@@ -181,6 +181,19 @@ class EcbRates:
         first, last = converter.bounds[currency]
         return first, last
 
+    def rows(self) -> list[tuple[str, dt.date, float]]:
+        """Every published rate as (currency, day, units per euro), the euro itself included.
+
+        The table a vectorised evaluator joins against; the same numbers
+        :meth:`convert` uses.
+        """
+        converter = self._load()
+        rows = [(code, day, rate) for code, by_day in converter._rates.items()
+                for day, rate in by_day.items() if rate is not None]
+        days = sorted({day for _, day, _ in rows})
+        rows.extend(("EUR", day, 1.0) for day in days)
+        return rows
+
     def convert(self, amount: Decimal, src: str, dst: str, on: dt.date) -> Conversion:
         if src == dst:
             return Conversion(amount, Decimal(1), on, "same currency")

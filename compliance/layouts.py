@@ -1,0 +1,59 @@
+"""Column layouts of trade-record files: how a file's columns map onto the facts of a transfer.
+
+A CSV or Parquet file of trade records has one row per item. Without a
+mapping its columns carry the case-file names flattened with dots
+(:data:`FIELDS`); a mapping file names, for each field, the column that holds
+it in a real export, and may give constants for fields the file lacks.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+FIELDS = {
+    "id": "transfer id; rows with the same id are items of one transfer (default: the row)",
+    "date": "date of the transfer (required)",
+    "type": "sale, gift, loan, lease, barter, donation or other",
+    "supplier.name": "name of the supplier",
+    "supplier.country": "country of the supplier (required)",
+    "supplier.role": "role of the supplier",
+    "recipient.name": "name of the recipient",
+    "recipient.country": "country of the recipient (required)",
+    "recipient.role": "role of the recipient",
+    "origin": "country the goods leave (default: the supplier's)",
+    "destination": "final destination (default: the recipient's)",
+    "via": "transit countries, separated by ';'",
+    "item.description": "description of the item",
+    "item.hs_code": "HS code (dots and spaces ignored)",
+    "item.quantity": "number of units (default 1)",
+    "item.unit_value.amount": "value of one unit",
+    "item.unit_value.currency": "ISO 4217 currency of the value",
+    "item.made_in": "country where the goods were produced",
+}
+"""Every field a record may carry, with its meaning."""
+
+REQUIRED = ("date", "supplier.country", "recipient.country")
+
+
+class Layout(BaseModel):
+    """A column mapping: ``columns`` maps our field to the file's column name."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    columns: dict[str, str] = Field(default_factory=dict,
+                                    description="our field: the file's column")
+    constants: dict[str, str] = Field(default_factory=dict,
+                                      description="our field: a value for every row")
+    date_format: str | None = Field(None, description="strptime format, e.g. %d.%m.%Y")
+
+    @field_validator("columns", "constants")
+    @classmethod
+    def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = [k for k in value if k not in FIELDS]
+        if unknown:
+            import difflib
+
+            close = difflib.get_close_matches(unknown[0], list(FIELDS), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ValueError(f"unknown field '{unknown[0]}'{hint}; fields: " + ", ".join(FIELDS))
+        return value

@@ -1,0 +1,385 @@
+"""Bulk screening: trade records from CSV, JSONL or Parquet judged in one vectorised pass.
+
+Records are read by DuckDB (streaming, multi-threaded, out of core under a
+memory limit), checked against the case-file contract row by row, and judged
+by the query :mod:`compliance.vector` compiles from the rules. Nothing is
+lost: every record read is either screened or rejected with its reason, and
+the summary gives the three counts.
+
+``row`` in findings and rejects is the record's line in a CSV file (the
+header is line 1) or a JSONL file, and its row number (from 1) in a Parquet
+file or a data frame; ``item`` numbers the items of a JSONL transfer.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as dt
+import os
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from compliance import reference
+from compliance.engine import Engine
+from compliance.errors import UsageError
+from compliance.layouts import FIELDS, REQUIRED, Layout
+from compliance.models import Item, Party, Transfer, TransferType
+from compliance.rules import RuleSet
+from compliance.vector import COLUMNS, compile_rules, currencies
+
+FORMATS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".jsonl": "jsonl",
+           ".ndjson": "jsonl"}
+BATCH = 50_000
+
+
+@dataclass
+class ScreenResult:
+    """Counts of a screening run, findings per rule and verdict, and where the output went."""
+
+    read: int = 0
+    screened: int = 0
+    rejected: int = 0
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    per_record: list[tuple[str, str]] = field(default_factory=list)
+    findings: list[tuple[Any, ...]] | None = None
+    out: str | None = None
+    rejects: str | None = None
+
+    def summary(self) -> str:
+        """The counts for a reader: rows, then findings per rule and verdict."""
+        lines = [f"rows read {self.read:,}; screened {self.screened:,};"
+                 f" rejected {self.rejected:,}"]
+        for rule, reason in self.per_record:
+            lines.append(f"judged per record (not vectorised): {rule}: {reason}")
+        if self.counts:
+            width = max(len(rule) for rule, _ in self.counts)
+            lines.append(f"{'RULE':<{width}}  {'VERDICT':<12}  FINDINGS")
+            for (rule, verdict), n in sorted(self.counts.items()):
+                lines.append(f"{rule:<{width}}  {verdict:<12}  {n:>8,}")
+        else:
+            lines.append("no findings")
+        return "\n".join(lines)
+
+
+def _connect(work: str) -> Any:
+    try:
+        import duckdb
+    except ImportError:
+        raise UsageError("bulk screening needs DuckDB",
+                         'install it with: pip install "compliance[screen]"') from None
+    con = duckdb.connect()  # in memory; spills to the work folder past the memory limit
+    con.execute(f"SET temp_directory = '{work}'")
+    con.execute("SET memory_limit = '1GB'")
+    con.execute("SET preserve_insertion_order = true")
+    con.execute(f"SET enable_progress_bar = {'true' if sys.stderr.isatty() else 'false'}")
+    return con
+
+
+@cache
+def _rates_file() -> str:
+    """The ECB rates as a long CSV (currency, day, rate), written once per process."""
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", prefix="compliance-rates-",
+                                     delete=False, encoding="utf-8") as handle:
+        handle.writelines(f"{c},{d.isoformat()},{r!r}\n"
+                          for c, d, r in reference.default_rates().rows())
+    atexit.register(os.unlink, handle.name)
+    return handle.name
+
+
+def _reference_tables(con: Any, rules: RuleSet) -> None:
+    import pycountry
+
+    for name, codes in (("countries", [c.alpha_2 for c in pycountry.countries]),
+                        ("currencies", [c.alpha_3 for c in pycountry.currencies]),
+                        ("hs", list(reference.hs_nomenclature()))):
+        con.execute(f"CREATE TABLE {name} AS SELECT unnest(?::VARCHAR[]) AS code", [codes])
+    con.execute("CREATE TABLE rates (currency VARCHAR, day DATE, rate DOUBLE)")
+    if currencies(rules):
+        con.execute(f"INSERT INTO rates SELECT * FROM read_csv('{_rates_file()}', header=false,"
+                    " columns={'currency': 'VARCHAR', 'day': 'DATE', 'rate': 'DOUBLE'})")
+    con.execute("CREATE TABLE records (" + ", ".join(
+        f"{name} {kind}" for name, kind in COLUMNS.items()) + ")")
+    con.execute("CREATE TABLE rejects (row BIGINT, reason VARCHAR)")
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _field_sql(layout: Layout, available: list[str], name: str) -> str:
+    if name in layout.constants:
+        return "'" + layout.constants[name].replace("'", "''") + "'"
+    column = layout.columns.get(name, name)
+    if column in available:
+        return f"nullif(trim(CAST({_quote(column)} AS VARCHAR)), '')"
+    if name in REQUIRED:
+        mapped = f" (mapped to '{column}')" if name in layout.columns else ""
+        raise UsageError(f"the records have no column for '{name}'{mapped}",
+                         "name it with a column mapping: --map mapping.yaml (columns: "
+                         f"{{{name}: YOUR_COLUMN}})")
+    return "CAST(NULL AS VARCHAR)"
+
+
+def _check(column: str, field_name: str, rule: str, problem: str) -> str:
+    """A CASE branch rejecting a stated value (a missing optional value is no error)."""
+    quoted = f"'''' || {column} || ''''"
+    return (f"WHEN {column} IS NOT NULL AND ({rule})"
+            f" THEN '{field_name}: ' || {quoted} || ' {problem}'")
+
+
+def _stage_flat(con: Any, relation: str, layout: Layout, line_offset: str) -> None:
+    """Normalise a flat relation (CSV, Parquet, data frame) into records and rejects."""
+    available = [row[0] for row in con.execute(f"DESCRIBE {relation}").fetchall()]
+    f = {name: _field_sql(layout, available, name) for name in FIELDS}
+    date = (f"TRY_CAST(TRY_STRPTIME({f['date']}, '{layout.date_format}') AS DATE)"
+            if layout.date_format else f"TRY_CAST({f['date']} AS DATE)")
+    country = "upper({})"
+    con.execute(f"""
+CREATE TEMP VIEW staged AS
+SELECT {line_offset} AS row, 1 AS item,
+  coalesce({f['id']}, CAST({line_offset} AS VARCHAR)) AS transfer_id,
+  {f['date']} AS date_raw, {date} AS date, lower({f['type']}) AS type,
+  coalesce({f['supplier.name']}, '') AS supplier_name,
+  {country.format(f['supplier.country'])} AS supplier_country,
+  {f['supplier.role']} AS supplier_role,
+  coalesce({f['recipient.name']}, '') AS recipient_name,
+  {country.format(f['recipient.country'])} AS recipient_country,
+  {f['recipient.role']} AS recipient_role,
+  {country.format(f['origin'])} AS origin_raw,
+  {country.format(f['destination'])} AS destination_raw,
+  coalesce(list_filter(list_transform(string_split({f['via']}, ';'), lambda v: upper(trim(v))),
+                       lambda v: v <> ''), []) AS via,
+  nullif(regexp_replace({f['item.hs_code']}, '[. ]', '', 'g'), '') AS hs_code,
+  {country.format(f['item.made_in'])} AS made_in,
+  coalesce({f['item.description']}, '') AS description,
+  {f['item.quantity']} AS quantity_raw, TRY_CAST({f['item.quantity']} AS DECIMAL(38,6)) AS quantity,
+  {f['item.unit_value.amount']} AS amount_raw,
+  TRY_CAST({f['item.unit_value.amount']} AS DECIMAL(38,6)) AS unit_amount,
+  upper({f['item.unit_value.currency']}) AS unit_currency
+FROM {relation}""")
+    known = "IN (SELECT code FROM countries)"
+    checks = [
+        "WHEN date_raw IS NULL THEN 'date: missing'",
+        _check("date_raw", "date", "date IS NULL", "is not a date"),
+        "WHEN supplier_country IS NULL THEN 'supplier.country: missing'",
+        _check("supplier_country", "supplier.country", f"supplier_country NOT {known}",
+               "is not an ISO 3166-1 alpha-2 country code"),
+        "WHEN recipient_country IS NULL THEN 'recipient.country: missing'",
+        _check("recipient_country", "recipient.country", f"recipient_country NOT {known}",
+               "is not an ISO 3166-1 alpha-2 country code"),
+        _check("origin_raw", "origin", f"origin_raw NOT {known}", "is not a country code"),
+        _check("destination_raw", "destination", f"destination_raw NOT {known}",
+               "is not a country code"),
+        _check("made_in", "item.made_in", f"made_in NOT {known}", "is not a country code"),
+        _check("array_to_string(via, ';')", "via",
+               "len(list_filter(via, lambda v: NOT list_contains(country_codes, v))) > 0",
+               "holds a code that is not a country"),
+        _check("type", "type", "type NOT IN ("
+               + ", ".join(f"'{t.value}'" for t in TransferType) + ")", "is not a transfer type"),
+        _check("hs_code", "item.hs_code", "NOT regexp_full_match(hs_code, '([0-9]{2}){1,5}')",
+               "is not an HS code of 2 to 10 digits"),
+        _check("hs_code", "item.hs_code", "left(hs_code, 6) NOT IN (SELECT code FROM hs)",
+               f"does not exist in the {reference.HS_VERSION} nomenclature"),
+        _check("quantity_raw", "item.quantity", "quantity IS NULL OR quantity <= 0",
+               "is not a number above 0"),
+        _check("amount_raw", "item.unit_value.amount", "unit_amount IS NULL OR unit_amount <= 0",
+               "is not an amount above 0"),
+        "WHEN unit_amount IS NOT NULL AND unit_currency IS NULL"
+        " THEN 'item.unit_value.currency: missing for a stated amount'",
+        _check("unit_currency", "item.unit_value.currency",
+               "unit_currency NOT IN (SELECT code FROM currencies)",
+               "is not an ISO 4217 currency code"),
+    ]
+    con.execute("CREATE TEMP VIEW checked AS SELECT staged.*, CASE " + " ".join(checks)
+                + " END AS reason FROM staged,"
+                " (SELECT list(code) AS country_codes FROM countries) AS known")
+    con.execute("INSERT INTO rejects SELECT row, reason FROM checked WHERE reason IS NOT NULL")
+    con.execute("INSERT INTO records SELECT row, item, transfer_id, date, type, supplier_name,"
+                " supplier_country, supplier_role, recipient_name, recipient_country,"
+                " recipient_role, coalesce(origin_raw, supplier_country),"
+                " coalesce(destination_raw, recipient_country), via, hs_code, made_in,"
+                " description, coalesce(quantity, 1), unit_amount, unit_currency"
+                " FROM checked WHERE reason IS NULL")
+
+
+def _read_csv(con: Any, path: Path, layout: Layout) -> None:
+    delimiter = "\t" if path.suffix == ".tsv" else ","
+    con.execute(f"""CREATE TEMP VIEW source AS SELECT * FROM read_csv('{path}', header=true,
+        all_varchar=true, delim='{delimiter}', store_rejects=true,
+        rejects_table='csv_errors', rejects_scan='csv_scans')""")
+    con.execute("CREATE TEMP TABLE csv_source AS SELECT row_number() OVER () AS data_row, *"
+                " FROM source")
+    bad = sorted({row[0] for row in con.execute("SELECT line FROM csv_errors").fetchall()})
+    # a data row's line: 1 (the header) + its index + the unreadable lines before it
+    breaks = [(line - j, j) for j, line in enumerate(bad, start=1)]
+    con.execute("CREATE TEMP TABLE line_breaks (start_row BIGINT, offset_rows BIGINT)")
+    con.executemany("INSERT INTO line_breaks VALUES (?, ?)", [(1, 0), *breaks])
+    con.execute("CREATE TEMP VIEW numbered AS SELECT c.*, c.data_row + 1 + b.offset_rows AS"
+                " file_line FROM csv_source c ASOF JOIN line_breaks b ON c.data_row >="
+                " b.start_row")
+    for line, message in con.execute("SELECT line, min(error_message) FROM csv_errors"
+                                     " GROUP BY line ORDER BY line").fetchall():
+        con.execute("INSERT INTO rejects VALUES (?, ?)",
+                    [line, "unreadable CSV line: " + message.splitlines()[0]])
+    _stage_flat(con, "numbered", layout, "file_line")
+
+
+def _read_parquet(con: Any, source: str, layout: Layout) -> None:
+    con.execute(f"CREATE TEMP VIEW numbered AS SELECT *, row_number() OVER () AS record_row"
+                f" FROM {source}")
+    _stage_flat(con, "numbered", layout, "record_row")
+
+
+def _jsonl_rows(path: Path, con: Any) -> Iterator[tuple[Any, ...]]:
+    with path.open("rb") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                transfer = Transfer.model_validate_json(line)
+            except ValidationError as exc:
+                error = exc.errors(include_url=False)[0]
+                where = ".".join(str(p) for p in error["loc"]) or "line"
+                con.execute("INSERT INTO rejects VALUES (?, ?)",
+                            [line_number, f"{where}: {error['msg']}"])
+                continue
+            for index, item in enumerate(transfer.items, start=1):
+                value = item.unit_value
+                yield (line_number, index, transfer.id, transfer.date, transfer.type.value,
+                       transfer.supplier.name, transfer.supplier.country, transfer.supplier.role,
+                       transfer.recipient.name, transfer.recipient.country,
+                       transfer.recipient.role, transfer.route_origin,
+                       transfer.route_destination, list(transfer.via), item.hs_code,
+                       item.made_in, item.description, item.quantity,
+                       value.amount if value else None, value.currency if value else None)
+
+
+def _read_jsonl(con: Any, path: Path) -> None:
+    batch: list[tuple[Any, ...]] = []
+    placeholders = ", ".join("?" for _ in COLUMNS)
+    for row in _jsonl_rows(path, con):
+        batch.append(row)
+        if len(batch) >= BATCH:
+            con.executemany(f"INSERT INTO records VALUES ({placeholders})", batch)
+            batch.clear()
+    if batch:
+        con.executemany(f"INSERT INTO records VALUES ({placeholders})", batch)
+
+
+def _per_record(con: Any, rules: RuleSet) -> None:
+    """Judge, record by record, the rules the query could not take."""
+    engine = Engine(rules)
+    reader = con.cursor()  # its own cursor: the inserts below must not end this read
+    reader.execute("SELECT * FROM records ORDER BY row, item")
+    while chunk := reader.fetchmany(BATCH):
+        found = []
+        for row in chunk:
+            r = dict(zip(COLUMNS, row, strict=True))
+            transfer = Transfer.model_construct(
+                id=r["transfer_id"], date=r["date"], type=TransferType(r["type"] or "other"),
+                supplier=Party.model_construct(name=r["supplier_name"],
+                                               country=r["supplier_country"],
+                                               role=r["supplier_role"]),
+                recipient=Party.model_construct(name=r["recipient_name"],
+                                                country=r["recipient_country"],
+                                                role=r["recipient_role"]),
+                origin=r["origin"], destination=r["destination"], via=tuple(r["via"]),
+                items=(Item(description=r["description"] or "-", hs_code=r["hs_code"],
+                            quantity=r["quantity"], made_in=r["made_in"],
+                            unit_value=None if r["unit_amount"] is None else {
+                                "amount": r["unit_amount"], "currency": r["unit_currency"]}),),
+                licences=(), notes=None)
+            for _, rule_id, verdict in engine.verdicts(transfer):
+                found.append((r["row"], r["item"], r["transfer_id"], r["hs_code"], rule_id,
+                              verdict.value))
+        if found:
+            con.executemany("INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?)", found)
+
+
+def _write(con: Any, query: str, path: str) -> None:
+    kind = FORMATS.get(Path(path).suffix.lower())
+    if kind is None:
+        raise UsageError(f"cannot tell the format of {path}",
+                         "name it .parquet, .csv or .jsonl")
+    options = {"parquet": "FORMAT parquet", "csv": "FORMAT csv, HEADER true",
+               "jsonl": "FORMAT json"}[kind]
+    con.execute(f"COPY ({query}) TO '{path}' ({options})")
+
+
+def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = None,
+           out: str | Path | None = None, rejects: str | Path | None = None,
+           as_of: dt.date | None = None) -> ScreenResult:
+    """Screen trade records (a CSV, JSONL or Parquet path, or a data frame) against rules.
+
+    With ``out``, findings are written there (Parquet, CSV or JSONL by its
+    suffix) and rejects beside it (or to ``rejects``); without, they are
+    returned in the result as tuples ``(row, item, transfer, hs_code, rule,
+    verdict, citation)``.
+    """
+    layout = layout or Layout()
+    compiled = compile_rules(rules, as_of)
+    result = ScreenResult(per_record=[(r.id, why) for r, why in compiled.per_record])
+    with tempfile.TemporaryDirectory(prefix="compliance-screen-") as work:
+        con = _connect(work)
+        try:
+            _reference_tables(con, rules)
+            _load(con, source, layout)
+            con.execute(f"CREATE TABLE findings AS {compiled.sql}")
+            if compiled.per_record:
+                _per_record(con, RuleSet([r for r, _ in compiled.per_record]))
+            con.execute("CREATE TABLE citations (rule VARCHAR, citation VARCHAR)")
+            con.executemany("INSERT INTO citations VALUES (?, ?)",
+                            [(r.id, r.citation.text) for r in rules])
+            output = ("SELECT f.*, c.citation FROM findings f JOIN citations c USING (rule)"
+                      " ORDER BY row, item, rule")
+            screened_rows = con.execute("SELECT count(*) FROM records").fetchone()[0]
+            result.rejected = con.execute("SELECT count(*) FROM rejects").fetchone()[0]
+            result.screened = con.execute("SELECT count(DISTINCT row) FROM records").fetchone()[0]
+            result.read = result.screened + result.rejected
+            del screened_rows
+            for rule, verdict, n in con.execute(
+                    "SELECT rule, verdict, count(*) FROM findings GROUP BY ALL").fetchall():
+                result.counts[(rule, verdict)] = n
+            if out is None:
+                result.findings = con.execute(output).fetchall()
+            else:
+                result.out = str(out)
+                _write(con, output, str(out))
+                target = Path(rejects) if rejects else Path(out).with_name(
+                    Path(out).stem + ".rejects.csv")
+                result.rejects = str(target)
+                _write(con, "SELECT row, reason FROM rejects ORDER BY row", str(target))
+        finally:
+            con.close()
+    return result
+
+
+def _load(con: Any, source: Any, layout: Layout) -> None:
+    if isinstance(source, str | Path):
+        path = Path(source)
+        if not path.is_file():
+            raise UsageError(f"no such file: {source}")
+        kind = FORMATS.get(path.suffix.lower())
+        if kind == "csv":
+            _read_csv(con, path, layout)
+        elif kind == "parquet":
+            _read_parquet(con, f"read_parquet('{path}')", layout)
+        elif kind == "jsonl":
+            if layout.columns or layout.constants:
+                raise UsageError("a JSONL file holds transfers in the case-file shape;"
+                                 " column mappings are for CSV and Parquet")
+            _read_jsonl(con, path)
+        else:
+            raise UsageError(f"cannot tell the format of {source}",
+                             "name it .csv, .tsv, .jsonl, .ndjson or .parquet")
+        return
+    con.register("frame", source)  # a pandas, polars or pyarrow table
+    _read_parquet(con, "frame", layout)

@@ -1,0 +1,158 @@
+"""Condition trees compiled to one SQL query (DuckDB) that judges a whole table of records.
+
+The same tree, the same operator table (each row's ``sql`` form) and the same
+three values: SQL's NULL is unknown, and AND, OR and NOT on NULL follow the
+Kleene tables the per-record engine uses. A rule whose tree has a test with
+no SQL form is named at compile time and left to the per-record engine.
+
+The records relation has one row per item, with these columns (see
+:data:`COLUMNS`); amounts are converted into each threshold's currency
+through the ECB reference rates, joined as of the record's date (the nearest
+earlier published rate within a week, as the per-record engine does).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from compliance.conditions import AllOf, AnyOf, Leaf, Node, Not, leaves
+from compliance.facts import FACTS, Kind
+from compliance.models import Money
+from compliance.operators import OPERATORS, sql_text
+from compliance.rules import Rule, RuleSet
+
+COLUMNS = {
+    "row": "BIGINT", "item": "INTEGER", "transfer_id": "VARCHAR", "date": "DATE",
+    "type": "VARCHAR", "supplier_name": "VARCHAR", "supplier_country": "VARCHAR",
+    "supplier_role": "VARCHAR", "recipient_name": "VARCHAR", "recipient_country": "VARCHAR",
+    "recipient_role": "VARCHAR", "origin": "VARCHAR", "destination": "VARCHAR",
+    "via": "VARCHAR[]", "hs_code": "VARCHAR", "made_in": "VARCHAR", "description": "VARCHAR",
+    "quantity": "DECIMAL(38,6)", "unit_amount": "DECIMAL(38,6)", "unit_currency": "VARCHAR",
+}
+"""The normalised records relation that the compiled query reads."""
+
+_FACT_SQL = {
+    "destination": "destination", "origin": "origin", "via": "via",
+    "route": "list_concat([origin], via, [destination])",
+    "supplier.country": "supplier_country", "supplier.name": "supplier_name",
+    "supplier.role": "supplier_role", "recipient.country": "recipient_country",
+    "recipient.name": "recipient_name", "recipient.role": "recipient_role",
+    "type": "type", "date": "date", "hs_code": "hs_code", "made_in": "made_in",
+    "description": "description", "quantity": "quantity",
+}
+MAX_RATE_GAP_DAYS = 7
+
+
+class NotVectorisable(Exception):
+    """A test with no SQL form; the rule is judged per record instead."""
+
+
+def _money_column(fact: str, currency: str) -> str:
+    return f"v_{'unit' if fact == 'unit_value' else 'total'}_{currency.lower()}"
+
+
+def _leaf(leaf: Leaf) -> str:
+    operator = OPERATORS[leaf.op]
+    if operator.sql is None:
+        raise NotVectorisable(f"{leaf.describe()}: operator '{leaf.op}' has no SQL form")
+    if FACTS[leaf.fact].kind is Kind.MONEY:
+        if not isinstance(leaf.operand, Money):
+            raise NotVectorisable(f"{leaf.describe()}: a money test needs a money operand")
+        column = _money_column(leaf.fact, leaf.operand.currency)
+    else:
+        column = _FACT_SQL[leaf.fact]
+    return operator.sql(column, leaf.operand, leaf.options)
+
+
+def node_sql(node: Node) -> str:
+    """The SQL boolean of a condition tree (NULL where unknown)."""
+    if isinstance(node, Leaf):
+        return _leaf(node)
+    if isinstance(node, Not):
+        return f"(NOT {node_sql(node.child)})"
+    joiner = " AND " if isinstance(node, AllOf) else " OR "
+    assert isinstance(node, AllOf | AnyOf)
+    return "(" + joiner.join(node_sql(c) for c in node.children) + ")"
+
+
+def currencies(rules: RuleSet) -> list[str]:
+    """Every currency a value threshold of the rules is stated in."""
+    return sorted({leaf.operand.currency for rule in rules for leaf in leaves(rule.when)
+                   if isinstance(leaf.operand, Money)})
+
+
+@dataclass(frozen=True)
+class CompiledQuery:
+    """The SQL that judges ``records``, and the rules it leaves to the per-record engine."""
+
+    sql: str
+    vectorised: tuple[Rule, ...]
+    per_record: tuple[tuple[Rule, str], ...]
+
+
+def _in_force(rule: Rule, day: str) -> str:
+    start = f"{day} >= {sql_text(rule.in_force.start)}"
+    if rule.in_force.until is None:
+        return start
+    return f"({start} AND {day} < {sql_text(rule.in_force.until)})"
+
+
+def _rate_joins(targets: list[str]) -> tuple[str, str]:
+    """ASOF joins giving, per record and target currency, the rate of its date."""
+    joins, columns = [], []
+    for currency in targets:
+        alias = f"r_{currency.lower()}"
+        joins.append(
+            f"ASOF LEFT JOIN (SELECT s.currency AS src, s.day, 1.0 / s.rate * t.rate AS rate"
+            f" FROM rates s JOIN rates t ON t.day = s.day AND t.currency = '{currency}') {alias}"
+            f" ON {alias}.src = b.unit_currency AND b.date >= {alias}.day")
+        rate = (f"CASE WHEN b.date - {alias}.day <= {MAX_RATE_GAP_DAYS}"
+                f" THEN CAST(round({alias}.rate, 6) AS DECIMAL(38,6)) END")
+        for fact, amount in (("unit_value", "b.unit_amount"),
+                             ("total_value", "b.unit_amount * b.quantity")):
+            columns.append(
+                f"CASE WHEN b.unit_amount IS NULL THEN NULL"
+                f" WHEN b.unit_currency = '{currency}' THEN {amount}"
+                f" ELSE round({amount} * ({rate}), 2) END AS {_money_column(fact, currency)}")
+    return " ".join(joins), ", ".join(columns)
+
+
+def compile_rules(rules: RuleSet, as_of: dt.date | None = None) -> CompiledQuery:
+    """One query over ``records`` (and ``rates``, ``rule_citations``) giving every finding.
+
+    The query yields ``row, item, transfer, hs_code, rule, verdict`` ordered by
+    row, item and rule id.
+    """
+    day = sql_text(as_of) if as_of else "date"
+    parts, vectorised, per_record = [], [], []
+    for rule in rules:
+        try:
+            condition = node_sql(rule.when)
+        except NotVectorisable as exc:
+            per_record.append((rule, str(exc)))
+            continue
+        vectorised.append(rule)
+        verdict = sql_text(rule.verdict.value)
+        parts.append(
+            f"{{'rule': {sql_text(rule.id)}, 'verdict': CASE WHEN NOT {_in_force(rule, day)}"
+            f" THEN NULL ELSE CASE coalesce(CAST({condition} AS INTEGER), 2)"
+            f" WHEN 1 THEN {verdict} WHEN 2 THEN 'undetermined' END END}}")
+    targets = currencies(RuleSet(vectorised))
+    joins, money = _rate_joins(targets)
+    select_money = f", {money}" if money else ""
+    judged = ", ".join(parts) if parts else "NULL"
+    sql = f"""
+WITH judged AS (
+  SELECT b.*{select_money} FROM records b {joins}
+), found AS (
+  SELECT row, item, transfer_id, hs_code,
+         unnest(list_filter([{judged}], lambda f: f.verdict IS NOT NULL)) AS f
+  FROM judged
+)
+SELECT row, item, transfer_id AS transfer, hs_code, f.rule AS rule, f.verdict AS verdict
+FROM found
+ORDER BY row, item, rule
+"""
+    return CompiledQuery(sql, tuple(vectorised), tuple(per_record))
+

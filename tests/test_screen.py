@@ -1,0 +1,193 @@
+"""Bulk screening: the vectorised evaluator against the per-record engine, and no record lost."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import compliance
+from compliance.engine import Engine
+from compliance.operators import OPERATORS
+from compliance.screen import screen
+from compliance.testing import transfers, violating
+from tests.conftest import DATA
+
+SETTINGS = settings(max_examples=15, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+OPERATOR_RULES = compliance.load_rules(DATA / "every-operator.yaml")
+BUNDLED = compliance.load_rules()
+
+
+def _expected(engine: Engine, rows: list[tuple[int, compliance.Transfer]]) -> list[tuple]:
+    found = []
+    for row, transfer in rows:
+        for index, rule_id, verdict in engine.verdicts(transfer):
+            found.append((row, index + 1, rule_id, verdict.value))
+    return sorted(found)
+
+
+def _screened(result) -> list[tuple]:
+    return sorted((row, item, rule, verdict)
+                  for row, item, _, _, rule, verdict, _ in result.findings)
+
+
+def _jsonl(path, transfers_: list[compliance.Transfer]) -> None:
+    path.write_text("".join(t.model_dump_json() + "\n" for t in transfers_), encoding="utf-8")
+
+
+def _records(rules: compliance.RuleSet):
+    pools = [transfers(max_items=3)]
+    for rule in rules:
+        pools.append(violating(rule))
+    return st.lists(st.one_of(pools), min_size=1, max_size=12)
+
+
+@pytest.mark.parametrize("rules", [BUNDLED, OPERATOR_RULES], ids=["bundled", "every-operator"])
+def test_vectorised_jsonl_agrees_with_the_engine(rules, tmp_path_factory) -> None:
+    engine = Engine(rules)
+
+    @SETTINGS
+    @given(_records(rules))
+    def check(generated) -> None:
+        path = tmp_path_factory.mktemp("jsonl") / "records.jsonl"
+        _jsonl(path, generated)
+        result = screen(path, rules)
+        assert (result.read, result.screened, result.rejected) == (len(generated),) * 2 + (0,)
+        assert _screened(result) == _expected(engine, list(enumerate(generated, start=1)))
+
+    check()
+
+
+def _flat(transfer: compliance.Transfer, item: compliance.Item) -> dict[str, str]:
+    value = item.unit_value
+    return {
+        "id": transfer.id, "date": transfer.date.isoformat(), "type": transfer.type.value,
+        "supplier.name": transfer.supplier.name, "supplier.country": transfer.supplier.country,
+        "supplier.role": transfer.supplier.role or "",
+        "recipient.name": transfer.recipient.name,
+        "recipient.country": transfer.recipient.country,
+        "recipient.role": transfer.recipient.role or "", "origin": transfer.route_origin,
+        "destination": transfer.route_destination, "via": ";".join(transfer.via),
+        "item.description": item.description, "item.hs_code": item.hs_code or "",
+        "item.quantity": str(item.quantity), "item.made_in": item.made_in or "",
+        "item.unit_value.amount": str(value.amount) if value else "",
+        "item.unit_value.currency": value.currency if value else "",
+    }
+
+
+@pytest.mark.parametrize("rules", [BUNDLED, OPERATOR_RULES], ids=["bundled", "every-operator"])
+def test_vectorised_csv_agrees_with_the_engine(rules, tmp_path_factory) -> None:
+    engine = Engine(rules)
+
+    @SETTINGS
+    @given(_records(rules))
+    def check(generated) -> None:
+        rows, expected_rows = [], []
+        for transfer in generated:
+            for item in transfer.items:
+                rows.append(_flat(transfer, item))
+                single = transfer.model_copy(update={"items": (item,)})
+                expected_rows.append((len(rows) + 1, single))  # line 1 is the header
+        path = tmp_path_factory.mktemp("csv") / "records.csv"
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        result = screen(path, rules)
+        assert result.rejected == 0 and result.screened == len(rows)
+        assert _screened(result) == _expected(engine, expected_rows)
+
+    check()
+
+
+def test_every_record_is_screened_or_rejected_with_its_reason(tmp_path) -> None:
+    good = compliance.Transfer.model_validate({
+        "id": "t1", "date": "2024-06-19", "type": "sale",
+        "supplier": {"name": "S", "country": "CN"}, "recipient": {"name": "R", "country": "KP"},
+        "items": [{"description": "Truck", "hs_code": "8704"}]})
+    lines = [good.model_dump_json(), "{not json", json.dumps({"id": "x"}),
+             good.model_dump_json().replace('"KP"', '"XX"', 1), ""]
+    path = tmp_path / "records.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "findings.csv"
+    result = screen(path, BUNDLED, out=out)
+    assert (result.read, result.screened, result.rejected) == (4, 1, 3)
+    rejects = list(csv.DictReader(io.StringIO((tmp_path / "findings.rejects.csv")
+                                              .read_text(encoding="utf-8"))))
+    assert [r["row"] for r in rejects] == ["2", "3", "4"]
+    assert "country" in rejects[2]["reason"]
+
+
+def test_a_column_mapping_reads_a_real_export(tmp_path, cli) -> None:
+    (tmp_path / "export.csv").write_text(
+        "DECL,EXP_DATE,EXPORTER_CTRY,DEST,GOODS,HS6,PRICE,CUR\n"
+        "A1,19.06.2024,RU,KP,Limousine,870324,250000,USD\n"
+        "A2,19.06.2024,DE,FR,Tractor,870191,20000,EUR\n", encoding="utf-8")
+    (tmp_path / "map.yaml").write_text(
+        "columns:\n  id: DECL\n  date: EXP_DATE\n  supplier.country: EXPORTER_CTRY\n"
+        "  recipient.country: DEST\n  item.description: GOODS\n  item.hs_code: HS6\n"
+        "  item.unit_value.amount: PRICE\n  item.unit_value.currency: CUR\n"
+        "constants:\n  type: sale\ndate_format: '%d.%m.%Y'\n", encoding="utf-8")
+    run = cli("screen", tmp_path / "export.csv", "--map", tmp_path / "map.yaml",
+              "--out", tmp_path / "findings.jsonl")
+    assert run.status == 1
+    assert "rows read 2; screened 2; rejected 0" in run.out
+    found = [json.loads(line) for line in
+             (tmp_path / "findings.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert {(f["row"], f["transfer"], f["rule"]) for f in found} == {
+        (2, "A1", "un.dprk.luxury.vehicles"), (2, "A1", "un.dprk.transport_vehicles.supply")}
+
+
+def test_a_bad_mapping_file_is_reported_with_its_line(tmp_path, cli) -> None:
+    (tmp_path / "records.csv").write_text("date\n2024-01-01\n", encoding="utf-8")
+    (tmp_path / "map.yaml").write_text("columns:\n  item.hscode: HS\n", encoding="utf-8")
+    run = cli("screen", tmp_path / "records.csv", "--map", tmp_path / "map.yaml")
+    assert run.status == 2
+    assert f"{tmp_path / 'map.yaml'}:2:3: invalid-value:" in run.err
+    assert "did you mean 'item.hs_code'?" in run.err
+
+
+def test_a_missing_required_column_is_a_usage_error(tmp_path, cli) -> None:
+    (tmp_path / "records.csv").write_text("date,supplier.country\n2024-01-01,RU\n",
+                                          encoding="utf-8")
+    run = cli("screen", tmp_path / "records.csv")
+    assert run.status == 2 and "no column for 'recipient.country'" in run.err
+
+
+def test_rules_without_a_sql_form_fall_back_per_record(tmp_path_factory) -> None:
+    engine = Engine(OPERATOR_RULES)
+    without_sql = dataclasses.replace(OPERATORS["mentions"], sql=None)
+
+    @SETTINGS
+    @given(_records(OPERATOR_RULES))
+    def check(generated) -> None:
+        path = tmp_path_factory.mktemp("fallback") / "records.jsonl"
+        _jsonl(path, generated)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setitem(OPERATORS, "mentions", without_sql)
+            result = screen(path, OPERATOR_RULES)
+        assert [rule for rule, _ in result.per_record] == ["op.text_and_dates"]
+        assert _screened(result) == _expected(engine, list(enumerate(generated, start=1)))
+
+    check()
+
+
+def test_parquet_and_data_frames(tmp_path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"date": ["2024-06-19"], "supplier.country": ["RU"],
+                      "recipient.country": ["KP"], "item.hs_code": ["8703"],
+                      "item.description": ["Limousine"]})
+    pq.write_table(table, tmp_path / "records.parquet")
+    for source in (tmp_path / "records.parquet", table):
+        result = screen(source, BUNDLED)
+        assert (result.read, result.rejected) == (1, 0)
+        assert {f[4] for f in result.findings} == {"un.dprk.luxury.vehicles",
+                                                   "un.dprk.transport_vehicles.supply"}
