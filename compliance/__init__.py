@@ -62,6 +62,7 @@ __all__ = [
     "load_cases",
     "load_rules",
     "schema",
+    "screen",
 ]
 
 CaseLike = Case | LoadedCase | str | Path
@@ -93,6 +94,30 @@ def check(
         else:
             pairs.extend((c.case, c.file) for c in load_cases([entry]))
     return Report(Engine(rules, rates).evaluate(pairs, as_of))
+
+
+def screen(
+    source: str | Path | Any,
+    rules: RuleSet | str | Path | None = None,
+    *,
+    mapping: str | Path | None = None,
+    out: str | Path | None = None,
+    rejects: str | Path | None = None,
+    as_of: dt.date | None = None,
+) -> Any:
+    """Screen bulk trade records (CSV, JSONL, Parquet, or a data frame) in one vectorised pass.
+
+    Needs the ``screen`` extra (DuckDB). Returns a ``ScreenResult``: counts of
+    rows read, screened and rejected, findings per rule and verdict, and the
+    findings themselves when ``out`` is not given. See ``docs/screening.md``.
+    """
+    from compliance.loader import load_layout
+    from compliance.screening import screen as run
+
+    if not isinstance(rules, RuleSet):
+        rules = load_rules(rules)
+    layout = load_layout(mapping) if mapping is not None else None
+    return run(source, rules, layout=layout, out=out, rejects=rejects, as_of=as_of)
 
 
 def schema(name: str) -> dict[str, Any]:

@@ -161,7 +161,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def _screen(args: argparse.Namespace) -> int:
     from compliance.loader import load_layout
-    from compliance.screen import screen
+    from compliance.screening import screen
 
     layout = load_layout(args.map) if args.map else None
     rules = compliance.load_rules(args.rules)

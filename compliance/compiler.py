@@ -35,6 +35,8 @@ class PreparedRule:
     evaluate: Evaluator
     decide: Decider
     gate: frozenset[str] | None = None
+    countries: tuple[tuple[str, frozenset[str]], ...] | None = None
+    """(fact, countries) pairs of which one must hold for the rule to be met or unknown."""
 
     def may_apply(self, hs_code: str | None) -> bool:
         """False only if the item's known code rules the rule out."""
@@ -98,6 +100,16 @@ def compile_outcome(node: Node) -> Decider:
         operator = OPERATORS[node.op]
         test, operand, options = operator.test, node.operand, node.options
         reads_missing = operator.reads_missing
+        if operator.fast is not None:
+            fast = operator.fast(operand, options)
+
+            def quick(transfer: Transfer, item: Item, env: Env) -> Outcome:
+                value = get(transfer, item)
+                if value is None and not reads_missing:
+                    return Outcome.UNKNOWN
+                return fast(value)
+
+            return quick
 
         def leaf(transfer: Transfer, item: Item, env: Env) -> Outcome:
             value = get(transfer, item)
@@ -146,7 +158,38 @@ def hs_gate(node: Node) -> frozenset[str] | None:
     return frozenset().union(*gates)  # type: ignore[arg-type]
 
 
+ALWAYS_STATED = ("destination", "origin", "supplier.country", "recipient.country", "via")
+"""Country facts a record always states: the only ones a gate may rely on."""
+
+
+def country_gate(node: Node) -> tuple[tuple[str, frozenset[str]], ...] | None:
+    """(fact, countries) alternatives, one of which every way to met or unknown needs.
+
+    Built like :func:`hs_gate`, from ``in``/``equals`` tests of the always-stated
+    country facts and ``includes`` tests of ``via`` and ``route`` (a route is
+    its origin, its transit countries and its destination).
+    """
+    if isinstance(node, Leaf):
+        if node.op in ("in", "equals") and node.fact in ALWAYS_STATED:
+            return ((node.fact, frozenset(node.operand)),)
+        if node.op == "includes" and node.fact == "via":
+            return (("via", frozenset(node.operand)),)
+        if node.op == "includes" and node.fact == "route":
+            members = frozenset(node.operand)
+            return (("origin", members), ("via", members), ("destination", members))
+        return None
+    if isinstance(node, Not):
+        return None
+    gates = [country_gate(child) for child in node.children]
+    if isinstance(node, AllOf):
+        bounded = [g for g in gates if g is not None]
+        return min(bounded, key=lambda g: sum(len(s) for _, s in g)) if bounded else None
+    if any(g is None for g in gates):
+        return None
+    return tuple(pair for gate in gates for pair in gate)  # type: ignore[union-attr]
+
+
 def prepare(rule: Rule) -> PreparedRule:
     """Compile a rule once, to evaluate it many times."""
     return PreparedRule(rule, compile_node(rule.when), compile_outcome(rule.when),
-                        hs_gate(rule.when))
+                        hs_gate(rule.when), country_gate(rule.when))

@@ -112,25 +112,45 @@ class Evaluation:
     as_of: dt.date | None
 
 
-class _HsIndex:
-    """Rules by the HS chapters their gates allow, so an item meets only rules that may apply."""
+class _Index:
+    """Rules by the countries and HS chapters their trees need, so an item meets only those
+    that may apply. Gates are derived from the trees (:func:`compiler.country_gate`,
+    :func:`compiler.hs_gate`); a rule without a country gate is always a candidate.
+    """
 
     def __init__(self, prepared: tuple[PreparedRule, ...]) -> None:
-        self.always = frozenset(p.rule.id for p in prepared if p.gate is None)
-        self.by_chapter: dict[str, frozenset[str]] = {}
-        chapters: dict[str, set[str]] = {}
+        self.order = {p.rule.id: n for n, p in enumerate(prepared)}
+        self.always = [p for p in prepared if p.countries is None]
+        self.by_country: dict[tuple[str, str], list[PreparedRule]] = {}
         for p in prepared:
-            for prefix in p.gate or ():
-                chapters.setdefault(prefix[:2], set()).add(p.rule.id)
-        self.by_chapter = {c: frozenset(ids) | self.always for c, ids in chapters.items()}
+            for fact, members in p.countries or ():
+                for code in members:
+                    self.by_country.setdefault((fact, code), []).append(p)
+        self.named = frozenset(code for _, code in self.by_country)
 
-    def candidates(self, active: list[PreparedRule],
-                   hs_code: str | None) -> list[PreparedRule]:
-        """The active rules an item with this code may meet, in their order."""
-        if hs_code is None:
-            return active
-        allowed = self.by_chapter.get(hs_code[:2], self.always)
-        return [p for p in active if p.rule.id in allowed and p.may_apply(hs_code)]
+    def untouched(self, transfer: Transfer) -> bool:
+        """True when no rule can apply: every rule is gated and no gate's country appears."""
+        named = self.named
+        return not self.always and named.isdisjoint(
+            (transfer.route_destination, transfer.route_origin, transfer.supplier.country,
+             transfer.recipient.country)) and named.isdisjoint(transfer.via)
+
+    def candidates(self, transfer: Transfer, hs_code: str | None,
+                   day: dt.date) -> list[PreparedRule]:
+        """The rules in force on ``day`` that an item of this transfer may meet, by id."""
+        keys = [("destination", transfer.route_destination), ("origin", transfer.route_origin),
+                ("supplier.country", transfer.supplier.country),
+                ("recipient.country", transfer.recipient.country)]
+        keys.extend(("via", code) for code in transfer.via)
+        found = {p.rule.id: p for p in self.always}
+        for key in keys:
+            for p in self.by_country.get(key, ()):
+                found[p.rule.id] = p
+        chosen = [p for p in found.values()
+                  if p.rule.in_force_on(day) and p.may_apply(hs_code)]
+        if len(chosen) > 1:
+            chosen.sort(key=lambda p: self.order[p.rule.id])
+        return chosen
 
 
 class Engine:
@@ -140,7 +160,7 @@ class Engine:
         self.rules = rules
         self.rates = rates if rates is not None else reference.default_rates()
         self.prepared: tuple[PreparedRule, ...] = tuple(prepare(rule) for rule in rules)
-        self._index = _HsIndex(self.prepared)
+        self._index = _Index(self.prepared)
 
     def __repr__(self) -> str:
         return f"<Engine {len(self.prepared)} rules>"
@@ -150,10 +170,10 @@ class Engine:
         """The findings of every rule in force on the transfer's date (or ``as_of``)."""
         day = as_of or transfer.date
         env = Env(day, self.rates)
-        active = [p for p in self.prepared if p.rule.in_force_on(day)]
+        active = sum(p.rule.in_force_on(day) for p in self.prepared)
         findings: list[Finding] = []
         for index, item in enumerate(transfer.items):
-            for prepared in self._index.candidates(active, item.hs_code):
+            for prepared in self._index.candidates(transfer, item.hs_code, day):
                 trace = prepared.evaluate(transfer, item, env)
                 if trace.outcome is Outcome.NOT_MET:
                     continue
@@ -161,7 +181,7 @@ class Engine:
                            if trace.outcome is Outcome.MET else FindingVerdict.UNDETERMINED)
                 findings.append(Finding(prepared.rule, verdict, case, transfer, index, trace))
         findings.sort(key=lambda f: (f.item_index, f.rule.id))
-        return TransferResult(transfer, tuple(findings), day, len(active))
+        return TransferResult(transfer, tuple(findings), day, active)
 
     def verdicts(self, transfer: Transfer,
                  as_of: dt.date | None = None) -> list[tuple[int, str, FindingVerdict]]:
@@ -170,12 +190,13 @@ class Engine:
         Derived from the same condition trees as :meth:`evaluate_transfer`, and
         gives the same verdicts (the property tests hold the two to that).
         """
+        if self._index.untouched(transfer):
+            return []
         day = as_of or transfer.date
         env = Env(day, self.rates)
-        active = [p for p in self.prepared if p.rule.in_force_on(day)]
         found = []
         for index, item in enumerate(transfer.items):
-            for prepared in self._index.candidates(active, item.hs_code):
+            for prepared in self._index.candidates(transfer, item.hs_code, day):
                 outcome = prepared.decide(transfer, item, env)
                 if outcome is Outcome.MET:
                     found.append((index, prepared.rule.id,

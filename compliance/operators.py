@@ -101,6 +101,8 @@ class Operator:
     reads_missing: bool = False
     sql: Callable[[str, Any, dict[str, Any]], str] | None = None
     """The test as a SQL boolean over a column, NULL where unknown (Kleene logic)."""
+    fast: Callable[[Any, dict[str, Any]], Callable[[Any], Outcome]] | None = None
+    """The test prepared for an operand, giving the outcome alone (no note, no rates)."""
 
     def __repr__(self) -> str:
         return f"<operator {self.name}>"
@@ -372,6 +374,47 @@ def _sql_exists(column: str, operand: bool, mods: dict[str, Any]) -> str:
     return f"({column} IS {'NOT ' if operand else ''}NULL)"
 
 
+# -- fast forms: the same tests prepared once per operand, outcome only -------------------
+
+_MET, _NOT, _UNK = Outcome.MET, Outcome.NOT_MET, Outcome.UNKNOWN
+
+
+def _fast_in(operand: tuple[Any, ...], mods: dict[str, Any]) -> Callable[[Any], Outcome]:
+    folded = frozenset(_fold(v) for v in operand)
+    return lambda value: _MET if _fold(value) in folded else _NOT
+
+
+def _fast_includes(operand: tuple[str, ...], mods: dict[str, Any]) -> Callable[[Any], Outcome]:
+    members = frozenset(operand)
+    return lambda value: _MET if not members.isdisjoint(value) else _NOT
+
+
+def _fast_under(prefixes: tuple[str, ...]) -> Callable[[str], Outcome]:
+    def under(code: str) -> Outcome:
+        if code.startswith(prefixes):
+            return _MET
+        return _UNK if any(p.startswith(code) for p in prefixes) else _NOT
+
+    return under
+
+
+def _fast_prefix(operand: tuple[str, ...], mods: dict[str, Any]) -> Callable[[Any], Outcome]:
+    inside = _fast_under(tuple(operand))
+    if not mods.get("except"):
+        return inside
+    excluded = _fast_under(tuple(mods["except"]))
+    return lambda code: all_of((inside(code), ~excluded(code)))
+
+
+def _fast_mentions(operand: tuple[str, ...], mods: dict[str, Any]) -> Callable[[Any], Outcome]:
+    pattern = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, operand)) + ")", re.IGNORECASE)
+    return lambda text: _MET if pattern.search(text) else _NOT
+
+
+def _fast_exists(operand: bool, mods: dict[str, Any]) -> Callable[[Any], Outcome]:
+    return lambda value: _MET if (value is not None) == operand else _NOT
+
+
 _SCALAR_KINDS = frozenset({Kind.COUNTRY, Kind.TEXT, Kind.TRANSFER_TYPE})
 _ORDERED_KINDS = frozenset({Kind.MONEY, Kind.NUMBER, Kind.DATE})
 _LIST_OR_ONE = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"},
@@ -404,7 +447,7 @@ OPERATORS: dict[str, Operator] = {op.name: op for op in (
             else (_single(raw, kind, resolve),)),
         test=_test_in,
         describe=lambda o, m: f"is {o[0]}", negate=lambda o, m: f"is not {o[0]}",
-        operand_schema={"type": ["string", "number"]}, sql=_sql_in,
+        operand_schema={"type": ["string", "number"]}, sql=_sql_in, fast=_fast_in,
     ),
     Operator(
         name="in", kinds=_SCALAR_KINDS,
@@ -412,7 +455,7 @@ OPERATORS: dict[str, Operator] = {op.name: op for op in (
         parse=_value_set, test=_test_in,
         describe=lambda o, m: f"is {o[0]}" if len(o) == 1 else f"in {_join(o)}",
         negate=lambda o, m: f"is not {o[0]}" if len(o) == 1 else f"not in {_join(o)}",
-        operand_schema=_LIST_OR_ONE, sql=_sql_in,
+        operand_schema=_LIST_OR_ONE, sql=_sql_in, fast=_fast_in,
     ),
     Operator(
         name="includes", kinds=frozenset({Kind.COUNTRIES}),
@@ -421,7 +464,7 @@ OPERATORS: dict[str, Operator] = {op.name: op for op in (
         parse=_value_set, test=_test_includes,
         describe=lambda o, m: f"includes {_join(o)}",
         negate=lambda o, m: f"does not include {_join(o)}",
-        operand_schema=_LIST_OR_ONE, sql=_sql_includes,
+        operand_schema=_LIST_OR_ONE, sql=_sql_includes, fast=_fast_includes,
     ),
     Operator(
         name="prefix", kinds=frozenset({Kind.HS_CODE}),
@@ -433,7 +476,7 @@ OPERATORS: dict[str, Operator] = {op.name: op for op in (
         + (f" except {_join(m['except'])}" if m.get("except") else ""),
         negate=lambda o, m: f"not under {_join(o)}"
         + (f" (or under {_join(m['except'])})" if m.get("except") else ""),
-        operand_schema=_LIST_OR_ONE, sql=_sql_prefix,
+        operand_schema=_LIST_OR_ONE, sql=_sql_prefix, fast=_fast_prefix,
         modifiers={"except": _value_set},
     ),
     _ordered_row("gt", ">", ">", "≤", "greater than"),
@@ -448,6 +491,7 @@ OPERATORS: dict[str, Operator] = {op.name: op for op in (
         describe=lambda o, m: f"mentions {_join(o)}",
         negate=lambda o, m: f"mentions none of {_join(o)}",
         operand_schema=_LIST_OR_ONE, sql=_sql_mentions,
+        fast=_fast_mentions,
     ),
     Operator(
         name="exists", kinds=frozenset(Kind),
@@ -457,6 +501,7 @@ OPERATORS: dict[str, Operator] = {op.name: op for op in (
         describe=lambda o, m: "is stated" if o else "is not stated",
         negate=lambda o, m: "is not stated" if o else "is stated",
         operand_schema={"type": "boolean"}, reads_missing=True, sql=_sql_exists,
+        fast=_fast_exists,
     ),
 )}
 """Every operator of the rule language, by name."""

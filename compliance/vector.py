@@ -98,17 +98,33 @@ def _in_force(rule: Rule, day: str) -> str:
     return f"({start} AND {day} < {sql_text(rule.in_force.until)})"
 
 
+def _daily_rates(currency: str) -> str:
+    """Per source currency and calendar day, the rate into ``currency`` that day.
+
+    The rate of the nearest earlier day on which the ECB published both
+    currencies, within a week, as the per-record engine looks for it. The
+    table is small (currencies x days), so the records join it by equality and
+    stream through; an ASOF join on the records themselves would sort them all.
+    """
+    week = f"INTERVAL {MAX_RATE_GAP_DAYS} DAY"
+    # each published day stands for the days up to the next publication, a week at most
+    return (
+        f"(SELECT src, CAST(unnest(generate_series(published, least(coalesce("
+        f"  following - INTERVAL 1 DAY, published + {week}), published + {week}),"
+        f"  INTERVAL 1 DAY)) AS DATE) AS day, rate"
+        f" FROM (SELECT s.currency AS src, s.day AS published, 1.0 / s.rate * t.rate AS rate,"
+        f"  lead(s.day) OVER (PARTITION BY s.currency ORDER BY s.day) AS following"
+        f"  FROM rates s JOIN rates t ON t.day = s.day AND t.currency = '{currency}'))")
+
+
 def _rate_joins(targets: list[str]) -> tuple[str, str]:
-    """ASOF joins giving, per record and target currency, the rate of its date."""
+    """Joins giving, per record and target currency, the rate of its date."""
     joins, columns = [], []
     for currency in targets:
         alias = f"r_{currency.lower()}"
-        joins.append(
-            f"ASOF LEFT JOIN (SELECT s.currency AS src, s.day, 1.0 / s.rate * t.rate AS rate"
-            f" FROM rates s JOIN rates t ON t.day = s.day AND t.currency = '{currency}') {alias}"
-            f" ON {alias}.src = b.unit_currency AND b.date >= {alias}.day")
-        rate = (f"CASE WHEN b.date - {alias}.day <= {MAX_RATE_GAP_DAYS}"
-                f" THEN CAST(round({alias}.rate, 6) AS DECIMAL(38,6)) END")
+        joins.append(f"LEFT JOIN {_daily_rates(currency)} {alias}"
+                     f" ON {alias}.src = b.unit_currency AND {alias}.day = b.date")
+        rate = f"CAST(round({alias}.rate, 6) AS DECIMAL(38,6))"
         for fact, amount in (("unit_value", "b.unit_amount"),
                              ("total_value", "b.unit_amount * b.quantity")):
             columns.append(

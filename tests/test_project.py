@@ -28,7 +28,7 @@ LAYERS = [
     {"loader", "trace"},
     {"compiler", "satisfy", "vector"},
     {"engine", "lint"},
-    {"reports", "verify", "screen"},
+    {"reports", "verify", "screening"},
     {"__init__"},
     {"cli"},
     {"__main__"},

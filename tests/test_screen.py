@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import compliance
 from compliance.engine import Engine
 from compliance.operators import OPERATORS
-from compliance.screen import screen
+from compliance.screening import screen
 from compliance.testing import transfers, violating
 from tests.conftest import DATA
 
@@ -191,3 +191,15 @@ def test_parquet_and_data_frames(tmp_path) -> None:
         assert (result.read, result.rejected) == (1, 0)
         assert {f[4] for f in result.findings} == {"un.dprk.luxury.vehicles",
                                                    "un.dprk.transport_vehicles.supply"}
+
+
+def test_the_public_api_screens_with_a_mapping(tmp_path) -> None:
+    (tmp_path / "records.csv").write_text(
+        "WHEN,FROM,TO,HS\n2024-06-19,RU,KP,8703\n", encoding="utf-8")
+    (tmp_path / "map.yaml").write_text(
+        "columns: {date: WHEN, supplier.country: FROM, recipient.country: TO,"
+        " item.hs_code: HS}\n", encoding="utf-8")
+    result = compliance.screen(tmp_path / "records.csv", mapping=tmp_path / "map.yaml")
+    assert (result.read, result.screened) == (1, 1)
+    assert {f[4] for f in result.findings} == {"un.dprk.luxury.vehicles",
+                                               "un.dprk.transport_vehicles.supply"}

@@ -75,7 +75,9 @@ def _connect(work: str) -> Any:
     except ImportError:
         raise UsageError("bulk screening needs DuckDB",
                          'install it with: pip install "compliance[screen]"') from None
-    con = duckdb.connect()  # in memory; spills to the work folder past the memory limit
+    # A database file in the work folder, so that tables past the memory limit are evicted
+    # to disk instead of held in memory.
+    con = duckdb.connect(os.path.join(work, "screen.duckdb"))
     con.execute(f"SET temp_directory = '{work}'")
     con.execute("SET memory_limit = '1GB'")
     con.execute("SET preserve_insertion_order = true")
@@ -105,8 +107,6 @@ def _reference_tables(con: Any, rules: RuleSet) -> None:
     if currencies(rules):
         con.execute(f"INSERT INTO rates SELECT * FROM read_csv('{_rates_file()}', header=false,"
                     " columns={'currency': 'VARCHAR', 'day': 'DATE', 'rate': 'DOUBLE'})")
-    con.execute("CREATE TABLE records (" + ", ".join(
-        f"{name} {kind}" for name, kind in COLUMNS.items()) + ")")
     con.execute("CREATE TABLE rejects (row BIGINT, reason VARCHAR)")
 
 
@@ -135,7 +135,7 @@ def _check(column: str, field_name: str, rule: str, problem: str) -> str:
             f" THEN '{field_name}: ' || {quoted} || ' {problem}'")
 
 
-def _stage_flat(con: Any, relation: str, layout: Layout, line_offset: str) -> None:
+def _stage_flat(con: Any, relation: str, layout: Layout, line_offset: str) -> int:
     """Normalise a flat relation (CSV, Parquet, data frame) into records and rejects."""
     available = [row[0] for row in con.execute(f"DESCRIBE {relation}").fetchall()]
     f = {name: _field_sql(layout, available, name) for name in FIELDS}
@@ -202,15 +202,17 @@ FROM {relation}""")
                 + " END AS reason FROM staged,"
                 " (SELECT list(code) AS country_codes FROM countries) AS known")
     con.execute("INSERT INTO rejects SELECT row, reason FROM checked WHERE reason IS NOT NULL")
-    con.execute("INSERT INTO records SELECT row, item, transfer_id, date, type, supplier_name,"
-                " supplier_country, supplier_role, recipient_name, recipient_country,"
-                " recipient_role, coalesce(origin_raw, supplier_country),"
-                " coalesce(destination_raw, recipient_country), via, hs_code, made_in,"
-                " description, coalesce(quantity, 1), unit_amount, unit_currency"
-                " FROM checked WHERE reason IS NULL")
+    # A view, not a copy: the records stream from the source into the compiled query.
+    con.execute("CREATE TEMP VIEW records AS SELECT row, item, transfer_id, date, type,"
+                " supplier_name, supplier_country, supplier_role, recipient_name,"
+                " recipient_country, recipient_role, coalesce(origin_raw, supplier_country)"
+                " AS origin, coalesce(destination_raw, recipient_country) AS destination, via,"
+                " hs_code, made_in, description, coalesce(quantity, 1) AS quantity,"
+                " unit_amount, unit_currency FROM checked WHERE reason IS NULL")
+    return con.execute("SELECT count(*) FROM records").fetchone()[0]
 
 
-def _read_csv(con: Any, path: Path, layout: Layout) -> None:
+def _read_csv(con: Any, path: Path, layout: Layout) -> int:
     delimiter = "\t" if path.suffix == ".tsv" else ","
     con.execute(f"""CREATE TEMP VIEW source AS SELECT * FROM read_csv('{path}', header=true,
         all_varchar=true, delim='{delimiter}', store_rejects=true,
@@ -229,13 +231,23 @@ def _read_csv(con: Any, path: Path, layout: Layout) -> None:
                                      " GROUP BY line ORDER BY line").fetchall():
         con.execute("INSERT INTO rejects VALUES (?, ?)",
                     [line, "unreadable CSV line: " + message.splitlines()[0]])
-    _stage_flat(con, "numbered", layout, "file_line")
+    return _stage_flat(con, "numbered", layout, "file_line")
 
 
-def _read_parquet(con: Any, source: str, layout: Layout) -> None:
-    con.execute(f"CREATE TEMP VIEW numbered AS SELECT *, row_number() OVER () AS record_row"
-                f" FROM {source}")
-    _stage_flat(con, "numbered", layout, "record_row")
+def _read_parquet(con: Any, path: Path, layout: Layout) -> int:
+    # file_row_number numbers rows while streaming; a window (row_number() OVER ())
+    # would hold the whole file in memory.
+    con.execute(f"CREATE TEMP VIEW numbered AS SELECT * EXCLUDE (file_row_number),"
+                f" file_row_number + 1 AS record_row"
+                f" FROM read_parquet('{path}', file_row_number = true)")
+    return _stage_flat(con, "numbered", layout, "record_row")
+
+
+def _read_frame(con: Any, frame: Any, layout: Layout) -> int:
+    con.register("frame", frame)  # a pandas, polars or pyarrow table, already in memory
+    con.execute("CREATE TEMP VIEW numbered AS SELECT *, row_number() OVER () AS record_row"
+                " FROM frame")
+    return _stage_flat(con, "numbered", layout, "record_row")
 
 
 def _jsonl_rows(path: Path, con: Any) -> Iterator[tuple[Any, ...]]:
@@ -262,16 +274,21 @@ def _jsonl_rows(path: Path, con: Any) -> Iterator[tuple[Any, ...]]:
                        value.amount if value else None, value.currency if value else None)
 
 
-def _read_jsonl(con: Any, path: Path) -> None:
+def _read_jsonl(con: Any, path: Path) -> int:
+    con.execute("CREATE TABLE records (" + ", ".join(
+        f"{name} {kind}" for name, kind in COLUMNS.items()) + ")")
     batch: list[tuple[Any, ...]] = []
     placeholders = ", ".join("?" for _ in COLUMNS)
+    lines: set[int] = set()
     for row in _jsonl_rows(path, con):
         batch.append(row)
+        lines.add(row[0])
         if len(batch) >= BATCH:
             con.executemany(f"INSERT INTO records VALUES ({placeholders})", batch)
             batch.clear()
     if batch:
         con.executemany(f"INSERT INTO records VALUES ({placeholders})", batch)
+    return len(lines)
 
 
 def _per_record(con: Any, rules: RuleSet) -> None:
@@ -331,7 +348,7 @@ def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = 
         con = _connect(work)
         try:
             _reference_tables(con, rules)
-            _load(con, source, layout)
+            result.screened = _load(con, source, layout)
             con.execute(f"CREATE TABLE findings AS {compiled.sql}")
             if compiled.per_record:
                 _per_record(con, RuleSet([r for r, _ in compiled.per_record]))
@@ -340,11 +357,8 @@ def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = 
                             [(r.id, r.citation.text) for r in rules])
             output = ("SELECT f.*, c.citation FROM findings f JOIN citations c USING (rule)"
                       " ORDER BY row, item, rule")
-            screened_rows = con.execute("SELECT count(*) FROM records").fetchone()[0]
             result.rejected = con.execute("SELECT count(*) FROM rejects").fetchone()[0]
-            result.screened = con.execute("SELECT count(DISTINCT row) FROM records").fetchone()[0]
             result.read = result.screened + result.rejected
-            del screened_rows
             for rule, verdict, n in con.execute(
                     "SELECT rule, verdict, count(*) FROM findings GROUP BY ALL").fetchall():
                 result.counts[(rule, verdict)] = n
@@ -362,24 +376,22 @@ def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = 
     return result
 
 
-def _load(con: Any, source: Any, layout: Layout) -> None:
+def _load(con: Any, source: Any, layout: Layout) -> int:
+    """Read the source into the ``records`` relation and ``rejects``; return records screened."""
     if isinstance(source, str | Path):
         path = Path(source)
         if not path.is_file():
             raise UsageError(f"no such file: {source}")
         kind = FORMATS.get(path.suffix.lower())
         if kind == "csv":
-            _read_csv(con, path, layout)
-        elif kind == "parquet":
-            _read_parquet(con, f"read_parquet('{path}')", layout)
-        elif kind == "jsonl":
+            return _read_csv(con, path, layout)
+        if kind == "parquet":
+            return _read_parquet(con, path, layout)
+        if kind == "jsonl":
             if layout.columns or layout.constants:
                 raise UsageError("a JSONL file holds transfers in the case-file shape;"
                                  " column mappings are for CSV and Parquet")
-            _read_jsonl(con, path)
-        else:
-            raise UsageError(f"cannot tell the format of {source}",
-                             "name it .csv, .tsv, .jsonl, .ndjson or .parquet")
-        return
-    con.register("frame", source)  # a pandas, polars or pyarrow table
-    _read_parquet(con, "frame", layout)
+            return _read_jsonl(con, path)
+        raise UsageError(f"cannot tell the format of {source}",
+                         "name it .csv, .tsv, .jsonl, .ndjson or .parquet")
+    return _read_frame(con, source, layout)

@@ -1,0 +1,430 @@
+"""Screening speed and memory, side by side: our engines, durable_rules, and hand-written code.
+
+Run from the repository root, in an environment with the test extra (and,
+for the durable_rules column, ``pip install durable-rules`` on Python 3.11
+or 3.12, plus ``polars`` for the hand-written Polars column)::
+
+    python benchmarks/screening.py                      # 200,000 records
+    python benchmarks/screening.py --records 50000 --big 10000000
+
+Each engine runs in its own process, so that its peak memory (max RSS) is its
+own. The data are synthetic and seeded: HS codes spread over the chapters the
+bundled rules name, about 5% of records to the DPRK and 10% to Russia,
+several currencies, dates from 2006 to 2025.
+
+The hand-written baselines (an indexed Python loop, DuckDB SQL, Polars) and
+the durable_rules translation report only findings whose conditions are met
+(they have no "undetermined"), and compare values in USD only: they are the
+practical limits of speed for the same prohibitions, not equals in meaning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+RELEVANT = ["8703", "8702", "8704", "8711", "8901", "8903", "8802", "8471", "8413", "8504",
+            "8517", "7208", "7214", "7306", "8215", "6911", "6912", "7013", "9101", "9102",
+            "9303", "9307", "9703", "9701", "4403", "4420", "0306", "0712", "0803", "1006",
+            "2519", "2701", "6204", "5701", "7113", "3303", "2204", "0106"]
+WORDS = ["Limousine", "Porcelain tea set", "Steel bars", "Generator", "Bronze statue",
+         "Dress sword", "Timber", "Dried mushrooms", "Tractor", "Rice", "Machine parts",
+         "Fishing vessel", "Perfume", "Wine", "Hand-knotted rug", "Watch", "Laptop"]
+
+
+def generate(path: Path, records: int) -> None:
+    """Write ``records`` synthetic rows to a Parquet file, the same for the same count."""
+    import duckdb
+    import pycountry
+
+    from compliance.reference import hs_nomenclature
+
+    con = duckdb.connect()
+    con.execute("SET threads = 2")
+    countries = sorted(c.alpha_2 for c in pycountry.countries)
+    codes = sorted(c for c in hs_nomenclature() if len(c) == 6)
+    relevant = sorted(c for c in codes if any(c.startswith(r) for r in RELEVANT))
+    con.execute("CREATE TABLE pool (kind VARCHAR, idx BIGINT, value VARCHAR)")
+    for kind, values in (("country", countries), ("code", codes), ("relevant", relevant),
+                         ("word", WORDS)):
+        con.execute("INSERT INTO pool SELECT ?, generate_subscripts(?::VARCHAR[], 1) - 1,"
+                    " unnest(?::VARCHAR[])", [kind, values, values])
+    sizes = dict(con.execute("SELECT kind, count(*) FROM pool GROUP BY kind").fetchall())
+    pick = ("(SELECT value FROM pool WHERE kind = '{kind}' AND idx = hash(i, '{salt}') % "
+            "{size})")
+
+    def choose(kind: str, salt: str) -> str:
+        return pick.format(kind=kind, salt=salt, size=sizes[kind])
+
+    con.execute(f"""
+COPY (
+  SELECT
+    'T' || i AS id,
+    DATE '2006-01-01' + CAST(hash(i, 'date') % 7300 AS INTEGER) AS date,
+    ['sale', 'gift', 'loan', 'lease', 'barter', 'donation', 'other']
+      [CAST(1 + hash(i, 'type') % 7 AS BIGINT)] AS type,
+    'Supplier ' || (hash(i, 'sn') % 1000) AS "supplier.name",
+    CASE WHEN hash(i, 's') % 100 < 3 THEN 'KP' ELSE {choose('country', 'sc')} END
+      AS "supplier.country",
+    'Recipient ' || (hash(i, 'rn') % 1000) AS "recipient.name",
+    CASE WHEN hash(i, 'r') % 100 < 5 THEN 'KP' WHEN hash(i, 'r') % 100 < 15 THEN 'RU'
+         ELSE {choose('country', 'rc')} END AS "recipient.country",
+    CASE WHEN hash(i, 'v') % 100 < 8 THEN {choose('country', 'vc')} ELSE NULL END AS via,
+    {choose('word', 'w')} AS "item.description",
+    CASE WHEN hash(i, 'h') % 100 < 5 THEN NULL
+         WHEN hash(i, 'h') % 100 < 70 THEN {choose('relevant', 'hr')}
+         ELSE {choose('code', 'hc')} END AS "item.hs_code",
+    CAST(1 + hash(i, 'q') % 20 AS VARCHAR) AS "item.quantity",
+    CASE WHEN hash(i, 'a') % 100 < 20 THEN NULL
+         ELSE CAST(round((hash(i, 'am') % 2000000) / 100.0 + 1, 2) AS VARCHAR) END
+      AS "item.unit_value.amount",
+    ['USD', 'EUR', 'GBP', 'CNY', 'JPY'][CAST(1 + hash(i, 'cur') % 5 AS BIGINT)]
+      AS "item.unit_value.currency"
+  FROM range({records}) t(i)
+) TO '{path}' (FORMAT parquet)""")
+
+
+def transfers(path: Path, limit: int) -> list[Any]:
+    """The first ``limit`` records as Transfer objects, for the per-record engines."""
+    import duckdb
+
+    from compliance.models import Item, Money, Party, Transfer, TransferType
+
+    rows = duckdb.connect().execute(f"SELECT * FROM '{path}' LIMIT {limit}").fetchall()
+    found = []
+    for (tid, date, kind, sname, scountry, rname, rcountry, via, description, code,
+         quantity, amount, currency) in rows:
+        value = None if amount is None else Money.model_construct(
+            amount=Decimal(amount), currency=currency)
+        item = Item.model_construct(description=description, hs_code=code,
+                                    quantity=Decimal(quantity), unit_value=value,
+                                    value_estimated=False, made_in=None, identifiers={},
+                                    notes=None)
+        found.append(Transfer.model_construct(
+            id=tid, date=date, type=TransferType(kind),
+            supplier=Party.model_construct(name=sname, country=scountry, role=None,
+                                           identifiers={}),
+            recipient=Party.model_construct(name=rname, country=rcountry, role=None,
+                                            identifiers={}),
+            origin=None, destination=None, via=(via,) if via else (), items=(item,),
+            licences=(), notes=None))
+    return found
+
+
+# -- hand-written baselines: the bundled UN DPRK rules, written out by hand ------------------
+
+_LOOP_SECONDS: float | None = None
+"""Seconds of the evaluation loop alone, where an engine first builds its records in Python."""
+_NOTE = ""
+
+TO_KP, FROM_KP = "to", "from"
+HAND = [  # id, direction, start, prefixes, excluded, words, USD floor
+    ("un.dprk.luxury.vehicles", TO_KP, "2013-03-07", ["8703"], [],
+     ["limousine", "automobile", "sedan", "motor car", "racing car", "station wagon"], None),
+    ("un.dprk.transport_vehicles.supply", TO_KP, "2017-12-22", ["86", "87", "88", "89"], [],
+     [], None),
+    ("un.dprk.industrial_machinery.supply", TO_KP, "2017-12-22", ["84", "85"], [], [], None),
+    ("un.dprk.metals.supply", TO_KP, "2017-12-22",
+     ["72", "73", "74", "75", "76", "78", "79", "80", "81", "82", "83"], [], [], None),
+    ("un.dprk.luxury.porcelain_tableware", TO_KP, "2016-11-30", ["691110"], [], [], 100),
+    ("un.dprk.arms.supply", TO_KP, "2016-03-02", ["93"], ["9307"], [], None),
+    ("un.dprk.arms.bladed", TO_KP, "2016-03-02", ["9307"], [],
+     ["dirk", "sword", "dagger", "sabre", "bayonet", "cutlass"], None),
+    ("un.dprk.statues.export", FROM_KP, "2016-11-30", ["9703"], [],
+     ["statue", "statuette", "bust", "sculpture", "monument"], None),
+    ("un.dprk.food_agriculture.export", FROM_KP, "2017-12-22", ["07", "08", "12"], [], [], None),
+    ("un.dprk.machinery.export", FROM_KP, "2017-12-22", ["84"], [], [], None),
+    ("un.dprk.electrical.export", FROM_KP, "2017-12-22", ["85"], [], [], None),
+    ("un.dprk.earth_stone.export", FROM_KP, "2017-12-22", ["25"], [], [], None),
+    ("un.dprk.wood.export", FROM_KP, "2017-12-22", ["44"], [], [], None),
+    ("un.dprk.vessels.export", FROM_KP, "2017-12-22", ["89"], [], [], None),
+]
+
+
+def hand_python(path: Path, limit: int) -> int:
+    """An indexed Python loop: rules looked up by direction, then tested by hand."""
+    import duckdb
+
+    rows = duckdb.connect().execute(
+        f'SELECT date, "supplier.country", "recipient.country", via, "item.hs_code",'
+        f' lower("item.description"), TRY_CAST("item.unit_value.amount" AS DOUBLE),'
+        f' "item.unit_value.currency" FROM \'{path}\' LIMIT {limit}').fetchall()
+    import datetime as dt
+
+    by_direction: dict[str, list[Any]] = {TO_KP: [], FROM_KP: []}
+    for rule in HAND:
+        by_direction[rule[1]].append((rule[0], dt.date.fromisoformat(rule[2]), tuple(rule[3]),
+                                      tuple(rule[4]), rule[5], rule[6]))
+    found = 0
+    global _LOOP_SECONDS
+    start_loop = time.perf_counter()
+    for day, supplier, recipient, via, code, text, amount, currency in rows:
+        directions = []
+        if recipient == "KP":
+            directions.append(TO_KP)
+        if supplier == "KP" or via == "KP":
+            directions.append(FROM_KP)
+        for direction in directions:
+            for _, start, prefixes, excluded, words, floor in by_direction[direction]:
+                if day < start:
+                    continue
+                hit = code is not None and code.startswith(prefixes) and not (
+                    excluded and code.startswith(excluded))
+                hit = hit or any(w in text for w in words)
+                if hit and floor is not None:
+                    hit = currency == "USD" and amount is not None and amount > floor
+                found += hit
+    _LOOP_SECONDS = time.perf_counter() - start_loop
+    return found
+
+
+def _hand_sql_condition(rule: Any) -> str:
+    _, direction, start, prefixes, excluded, words, floor = rule
+    where = ('"recipient.country" = \'KP\'' if direction == TO_KP
+             else '("supplier.country" = \'KP\' OR via = \'KP\')')
+    code = " OR ".join(f"starts_with(\"item.hs_code\", '{p}')" for p in prefixes)
+    if excluded:
+        code = f"({code}) AND NOT starts_with(\"item.hs_code\", '{excluded[0]}')"
+    text = " OR ".join(f"contains(lower(\"item.description\"), '{w}')" for w in words)
+    test = f"(coalesce({code}, false){' OR ' + text if text else ''})"
+    if floor is not None:
+        test += (f" AND \"item.unit_value.currency\" = 'USD' AND"
+                 f" TRY_CAST(\"item.unit_value.amount\" AS DOUBLE) > {floor}")
+    return f"{where} AND date >= DATE '{start}' AND {test}"
+
+
+def hand_duckdb(path: Path, limit: int) -> int:
+    """Hand-written DuckDB SQL: fired rule ids per record, findings written to Parquet."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET threads = 2")
+    fired = ", ".join(f"CASE WHEN {_hand_sql_condition(r)} THEN '{r[0]}' END" for r in HAND)
+    with tempfile.TemporaryDirectory() as work:
+        out = Path(work) / "findings.parquet"
+        con.execute(
+            f"COPY (SELECT id, unnest(list_filter([{fired}], lambda x: x IS NOT NULL)) AS rule"
+            f" FROM (SELECT * FROM '{path}' LIMIT {limit})) TO '{out}' (FORMAT parquet)")
+        return con.execute(f"SELECT count(*) FROM '{out}'").fetchone()[0]
+
+
+def hand_polars(path: Path, limit: int) -> int:
+    """Hand-written Polars expressions, one boolean column per rule, summed."""
+    import datetime as dt
+
+    import polars as pl
+
+    frame = pl.scan_parquet(path).head(limit)
+    code = pl.col("item.hs_code").fill_null("")
+    text = pl.col("item.description").str.to_lowercase()
+    columns = []
+    for rule_id, direction, start, prefixes, excluded, words, floor in HAND:
+        where = (pl.col("recipient.country") == "KP") if direction == TO_KP else (
+            (pl.col("supplier.country") == "KP") | (pl.col("via") == "KP").fill_null(False))
+        test = pl.any_horizontal([code.str.starts_with(p) for p in prefixes])
+        if excluded:
+            test = test & ~code.str.starts_with(excluded[0])
+        if words:
+            test = test | pl.any_horizontal([text.str.contains(w, literal=True) for w in words])
+        if floor is not None:
+            test = test & (pl.col("item.unit_value.currency") == "USD") & (
+                pl.col("item.unit_value.amount").cast(pl.Float64, strict=False) > floor)
+        when = pl.col("date") >= dt.date.fromisoformat(start)
+        columns.append((where & when & test).fill_null(False).cast(pl.Int64).alias(rule_id))
+    return int(frame.select(pl.sum_horizontal(columns).sum()).collect().item())
+
+
+def durable_facts(path: Path, limit: int) -> int:
+    """durable_rules, rules translated from the hand-written table, facts asserted in batches."""
+    from durable.lang import assert_facts, m, ruleset, when_all
+
+    found = [0]
+    name = f"screening{os.getpid()}"
+    with ruleset(name):
+        for rule_id, direction, start, prefixes, excluded, words, floor in HAND:
+            where = (m.recipient == "KP") if direction == TO_KP else (
+                (m.supplier == "KP") | (m.via == "KP"))
+            code = None
+            for p in prefixes:
+                test = m.hs.matches(p + ".*")
+                code = test if code is None else (code | test)
+            if excluded:
+                code = code & -m.hs.matches(excluded[0] + ".*")
+            if floor is not None:
+                code = code & (m.usd > floor)
+            condition = where & (m.day >= start.replace("-", "")) & code
+
+            def action(c: Any) -> None:
+                found[0] += 1
+
+            when_all(condition)(action)
+            del rule_id, words
+        # every fact must match some rule, or durable_rules raises
+        when_all(+m.rid)(lambda c: None)
+    import duckdb
+
+    rows = duckdb.connect().execute(
+        f'SELECT strftime(date, \'%Y%m%d\'), "supplier.country", "recipient.country",'
+        f' coalesce(via, \'\'), coalesce("item.hs_code", \'\'),'
+        f' CASE WHEN "item.unit_value.currency" = \'USD\' THEN'
+        f' TRY_CAST("item.unit_value.amount" AS DOUBLE) ELSE 0 END'
+        f' FROM \'{path}\' LIMIT {limit}').fetchall()
+    batch = []
+    refused = [0]
+    global _LOOP_SECONDS, _NOTE
+    start_loop = time.perf_counter()
+    for index, (day, supplier, recipient, via, code, usd) in enumerate(rows):
+        batch.append({"rid": index, "day": day, "supplier": supplier, "recipient": recipient,
+                      "via": via, "hs": code, "usd": usd or 0})
+        if len(batch) == 1000:
+            refused[0] += _assert(name, batch, assert_facts)
+            batch = []
+    if batch:
+        refused[0] += _assert(name, batch, assert_facts)
+    _LOOP_SECONDS = time.perf_counter() - start_loop
+    if refused[0]:
+        _NOTE = f"{refused[0]:,} facts refused as already observed"
+    return found[0]
+
+
+def _assert(name: str, batch: list[dict[str, Any]], assert_facts: Any) -> int:
+    """Assert a batch; where durable_rules refuses it, assert fact by fact and count refusals."""
+    from durable.engine import MessageObservedException
+
+    try:
+        assert_facts(name, batch)
+        return 0
+    except MessageObservedException:
+        refused = 0
+        for fact in batch:
+            try:
+                assert_facts(name, [fact])
+            except MessageObservedException:
+                refused += 1
+        return refused
+
+
+def ours(path: Path, limit: int, mode: str) -> int:
+    """Our engines: the explaining engine, the trace-free one, or the vectorised screen."""
+    import compliance
+    from compliance.engine import Engine
+
+    rules = compliance.load_rules()
+    if mode == "vectorised":
+        from compliance.screening import screen
+
+        with tempfile.TemporaryDirectory() as work:
+            result = screen(path, rules, out=Path(work) / "findings.parquet")
+        return sum(n for (_, verdict), n in result.counts.items() if verdict != "undetermined")
+    engine = Engine(rules)
+    records = transfers(path, limit)
+    engine.rates.convert(Decimal(1), "USD", "EUR", records[0].date)  # load the rates once
+    start = time.perf_counter()
+    found = 0
+    if mode == "traces":
+        for t in records:
+            found += sum(f.verdict.value != "undetermined"
+                         for f in engine.evaluate_transfer(t).findings)
+    else:
+        for t in records:
+            found += sum(v.value != "undetermined" for _, _, v in engine.verdicts(t))
+    global _LOOP_SECONDS
+    _LOOP_SECONDS = time.perf_counter() - start
+    return found
+
+
+ENGINES = {
+    "engine, with traces": lambda p, n: ours(p, n, "traces"),
+    "engine, no traces": lambda p, n: ours(p, n, "verdicts"),
+    "vectorised (compliance screen)": lambda p, n: ours(p, n, "vectorised"),
+    "durable_rules, facts": durable_facts,
+    "hand-written Python loop": hand_python,
+    "hand-written DuckDB SQL": hand_duckdb,
+    "hand-written Polars": hand_polars,
+}
+
+
+def _peak_mb() -> float:
+    """This process's peak resident memory, in MB.
+
+    VmHWM belongs to the process's own address space; ru_maxrss would also
+    count the parent's high-water mark, carried across fork and exec on Linux.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_one(name: str, path: Path, limit: int) -> dict[str, Any]:
+    """Run one engine here and report its figures."""
+    start = time.perf_counter()
+    found = ENGINES[name](path, limit)
+    seconds = _LOOP_SECONDS if _LOOP_SECONDS is not None else time.perf_counter() - start
+    peak = _peak_mb()
+    return {"engine": name, "records": limit, "seconds": seconds, "found": found,
+            "peak_mb": peak, "note": _NOTE}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--big", type=int, default=0,
+                        help="also screen a Parquet file of this many rows (peak memory)")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--data", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(run_one(args.one, Path(args.data), args.records)))
+        return
+    with tempfile.TemporaryDirectory(prefix="compliance-bench-") as work:
+        data = Path(work) / "records.parquet"
+        generate(data, args.records)
+        results = []
+        for name in ENGINES:
+            done = subprocess.run(
+                [sys.executable, __file__, "--one", name, "--data", str(data),
+                 "--records", str(args.records)], capture_output=True, text=True, check=False)
+            if done.returncode:
+                reason = (done.stderr.strip().splitlines() or ["failed"])[-1][:160]
+                results.append({"engine": name, "error": reason})
+            else:
+                results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        if args.big:
+            big = Path(work) / "big.parquet"
+            generate(big, args.big)
+            done = subprocess.run(
+                [sys.executable, __file__, "--one", "vectorised (compliance screen)", "--data",
+                 str(big), "--records", str(args.big)], capture_output=True, text=True,
+                check=False)
+            results.append(json.loads(done.stdout.strip().splitlines()[-1]) if not
+                           done.returncode else {"engine": "vectorised, big", "error":
+                                                 done.stderr.strip()[-300:]})
+    print(f"{'engine':<32} {'records':>10} {'seconds':>9} {'records/s':>11} {'peak MB':>8}"
+          f" {'met':>8}")
+    for r in results:
+        if "error" in r:
+            print(f"{r['engine']:<32} error: {r['error']}")
+            continue
+        rate = r["records"] / r["seconds"] if r["seconds"] else float("inf")
+        print(f"{r['engine']:<32} {r['records']:>10,} {r['seconds']:>9.2f} {rate:>11,.0f}"
+              f" {r['peak_mb']:>8.0f} {r['found']:>8,}  {r.get('note', '')}".rstrip())
+
+
+if __name__ == "__main__":
+    main()
