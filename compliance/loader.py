@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -52,6 +52,7 @@ MAX_ALIAS_EXPANSION = 10_000
 _RAW_KEYS = frozenset({"hs_code", "prefix", "except", "hs"})
 
 Path_ = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
 
 
 class _Resolver(yaml.resolver.BaseResolver):
@@ -384,14 +385,21 @@ def _check_kind(document: Document, wanted: str, error: type[InputError]) -> Non
             document.span(()), hint=f"pass it as {option}")])
 
 
+def _load_model(path: Path | str, display: str | None, model: type[M],
+                error: type[InputError], kind: str | None = None) -> M:
+    """Read a YAML file and validate it as ``model``, every problem at its position."""
+    document = read_document(path, display, error)
+    if kind is not None:
+        _check_kind(document, kind, error)
+    try:
+        return model.model_validate(document.data)
+    except ValidationError as exc:
+        raise error(diagnostics_from(exc, document, model)) from None
+
+
 def load_case(path: Path | str, display: str | None = None) -> Case:
     """Load and validate one case file; raise :class:`CaseFileError` with every problem."""
-    document = read_document(path, display, CaseFileError)
-    _check_kind(document, "case", CaseFileError)
-    try:
-        return Case.model_validate(document.data)
-    except ValidationError as exc:
-        raise CaseFileError(diagnostics_from(exc, document, Case)) from None
+    return _load_model(path, display, Case, CaseFileError, "case")
 
 
 def load_cases(paths: Iterable[Path | str]) -> list[LoadedCase]:
@@ -416,20 +424,12 @@ def expectations_path(case_file: Path | str) -> Path:
 
 def load_expectations(path: Path | str, display: str | None = None) -> ExpectedCase:
     """Load a case's expected findings; raise :class:`CaseFileError` with every problem."""
-    document = read_document(path, display, CaseFileError)
-    try:
-        return ExpectedCase.model_validate(document.data)
-    except ValidationError as exc:
-        raise CaseFileError(diagnostics_from(exc, document, ExpectedCase)) from None
+    return _load_model(path, display, ExpectedCase, CaseFileError)
 
 
 def load_layout(path: Path | str, display: str | None = None) -> Layout:
     """Load a column mapping for trade-record files; raise :class:`InputError` if invalid."""
-    document = read_document(path, display, InputError)
-    try:
-        return Layout.model_validate(document.data)
-    except ValidationError as exc:
-        raise InputError(diagnostics_from(exc, document, Layout)) from None
+    return _load_model(path, display, Layout, InputError)
 
 
 def collect_files(paths: Iterable[Path | str]) -> list[tuple[Path, str]]:

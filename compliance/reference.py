@@ -64,6 +64,28 @@ def hs_known_parent(code: str) -> HsEntry | None:
     return None
 
 
+@cache
+def country_codes() -> tuple[str, ...]:
+    """Every ISO 3166-1 alpha-2 code, sorted."""
+    import pycountry
+
+    return tuple(sorted(c.alpha_2 for c in pycountry.countries))
+
+
+@cache
+def currency_codes() -> tuple[str, ...]:
+    """Every ISO 4217 code, sorted."""
+    import pycountry
+
+    return tuple(sorted(c.alpha_3 for c in pycountry.currencies))
+
+
+@cache
+def hs_codes() -> tuple[str, ...]:
+    """Every code of the HS 2022 nomenclature (chapters, headings, subheadings), sorted."""
+    return tuple(sorted(hs_nomenclature()))
+
+
 def country_name(code: str) -> str | None:
     """The ISO 3166-1 short name of an alpha-2 code, or None if it is not one."""
     import pycountry

@@ -20,7 +20,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cache
 from typing import Any
 
 from compliance import reference
@@ -46,20 +45,6 @@ LAST_DAY = dt.date(2025, 12, 31)    # within the shipped reference-rate history
 
 class Contradiction(Exception):
     """The tests of a way cannot all take their outcomes; the message says which."""
-
-
-@cache
-def countries() -> tuple[str, ...]:
-    """Every ISO 3166-1 alpha-2 code, sorted."""
-    import pycountry
-
-    return tuple(sorted(c.alpha_2 for c in pycountry.countries))
-
-
-@cache
-def hs_codes() -> tuple[str, ...]:
-    """Every code of the HS 2022 nomenclature, sorted."""
-    return tuple(sorted(reference.hs_nomenclature()))
 
 
 class _SameCurrencyOnly:
@@ -220,9 +205,9 @@ def domain(name: str, constraints: list[Constraint]) -> Domain:
             raise Contradiction(f"{words(constraints)}: {name} is always stated")
         return Absent()
     if kind is Kind.COUNTRY:
-        return _pool(countries(), constraints)
+        return _pool(reference.country_codes(), constraints)
     if kind is Kind.HS_CODE:
-        return _pool(hs_codes(), constraints)
+        return _pool(reference.hs_codes(), constraints)
     if kind is Kind.TRANSFER_TYPE:
         return _pool([t.value for t in TransferType], constraints)
     if kind is Kind.TEXT:

@@ -97,11 +97,9 @@ def _rates_file() -> str:
 
 
 def _reference_tables(con: Any, rules: RuleSet) -> None:
-    import pycountry
-
-    for name, codes in (("countries", [c.alpha_2 for c in pycountry.countries]),
-                        ("currencies", [c.alpha_3 for c in pycountry.currencies]),
-                        ("hs", list(reference.hs_nomenclature()))):
+    for name, codes in (("countries", list(reference.country_codes())),
+                        ("currencies", list(reference.currency_codes())),
+                        ("hs", list(reference.hs_codes()))):
         con.execute(f"CREATE TABLE {name} AS SELECT unnest(?::VARCHAR[]) AS code", [codes])
     con.execute("CREATE TABLE rates (currency VARCHAR, day DATE, rate DOUBLE)")
     if currencies(rules):

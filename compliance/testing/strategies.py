@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
-from functools import cache
 from typing import Any
 
 import hypothesis.strategies as st
@@ -32,18 +31,6 @@ RATE_CURRENCIES = ("USD", "EUR", "GBP", "CNY", "JPY", "CHF", "KRW", "SGD", "HKD"
 _UNSET: Any = object()
 
 
-@cache
-def all_countries() -> tuple[str, ...]:
-    """Every ISO 3166-1 alpha-2 code, sorted."""
-    import pycountry
-
-    return tuple(sorted(c.alpha_2 for c in pycountry.countries))
-
-
-@cache
-def all_hs_codes() -> tuple[str, ...]:
-    """Every code of the HS 2022 nomenclature (chapters, headings, subheadings), sorted."""
-    return tuple(sorted(reference.hs_nomenclature()))
 
 
 def _check_countries(name: str, values: Sequence[str] | str | None) -> tuple[str, ...] | None:
@@ -61,7 +48,7 @@ def _check_countries(name: str, values: Sequence[str] | str | None) -> tuple[str
 def countries(only: Sequence[str] | str | None = None,
               exclude: Sequence[str] = ()) -> st.SearchStrategy[str]:
     """Country codes: all of ISO 3166-1, or ``only`` these, less ``exclude``."""
-    chosen = _check_countries("only", only) or all_countries()
+    chosen = _check_countries("only", only) or reference.country_codes()
     _check_countries("exclude", list(exclude) or None)
     pool = [c for c in chosen if c not in set(exclude)]
     if not pool:
@@ -79,7 +66,7 @@ def hs_codes(under: Sequence[str] | str | None = None,
             raise InvalidArgument(f"under={written!r} is not a code of the HS 2022 nomenclature")
     if not set(levels) <= {2, 4, 6}:
         raise InvalidArgument(f"levels={tuple(levels)!r}: HS levels are 2, 4 and 6 digits")
-    pool = [c for c in all_hs_codes() if len(c) in levels
+    pool = [c for c in reference.hs_codes() if len(c) in levels
             and (not normal or any(c.startswith(p) for p in normal))]
     if not pool:
         raise InvalidArgument(f"no HS code at levels {tuple(levels)} under {prefixes}")

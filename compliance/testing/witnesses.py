@@ -63,7 +63,7 @@ def draw_from(domain: Domain) -> st.SearchStrategy[Any]:
         return text.filter(lambda value: holds(value, domain.constraints))
     if isinstance(domain, Via):
         picks = st.tuples(*(st.sampled_from(group) for group in domain.required))
-        free = [c for c in s.all_countries() if c not in domain.forbidden]
+        free = [c for c in reference.country_codes() if c not in domain.forbidden]
         return st.tuples(picks, st.lists(st.sampled_from(free), max_size=1)).map(
             lambda parts: tuple(dict.fromkeys([*parts[0], *parts[1]])))
     assert isinstance(domain, Interval)
