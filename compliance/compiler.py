@@ -27,8 +27,9 @@ class PreparedRule:
 
     ``gate`` holds HS prefixes of which an item's code must be compatible with
     one (inside it, or coarser than it) for the rule to be anything but not
-    met; None when the tree gives no such bound. It lets an engine skip rules
-    that cannot apply to an item without evaluating them.
+    met; None when the tree gives no such bound. ``countries`` does the same
+    for the countries of the route and the parties. Together they let an
+    engine skip rules that cannot apply to an item without evaluating them.
     """
 
     rule: Rule
@@ -37,12 +38,6 @@ class PreparedRule:
     gate: frozenset[str] | None = None
     countries: tuple[tuple[str, frozenset[str]], ...] | None = None
     """(fact, countries) pairs of which one must hold for the rule to be met or unknown."""
-
-    def may_apply(self, hs_code: str | None) -> bool:
-        """False only if the item's known code rules the rule out."""
-        if self.gate is None or hs_code is None:
-            return True
-        return any(hs_code.startswith(p) or p.startswith(hs_code) for p in self.gate)
 
     def __repr__(self) -> str:
         return f"<PreparedRule {self.rule.id}>"

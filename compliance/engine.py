@@ -127,6 +127,10 @@ class _Index:
                 for code in members:
                     self.by_country.setdefault((fact, code), []).append(p)
         self.named = frozenset(code for _, code in self.by_country)
+        # per rule: first day, first day no longer in force, HS prefixes (or None)
+        self.checks = {p.rule.id: (p.rule.in_force.start, p.rule.in_force.until or dt.date.max,
+                                   tuple(sorted(p.gate)) if p.gate is not None else None)
+                       for p in prepared}
 
     def untouched(self, transfer: Transfer) -> bool:
         """True when no rule can apply: every rule is gated and no gate's country appears."""
@@ -146,8 +150,16 @@ class _Index:
         for key in keys:
             for p in self.by_country.get(key, ()):
                 found[p.rule.id] = p
-        chosen = [p for p in found.values()
-                  if p.rule.in_force_on(day) and p.may_apply(hs_code)]
+        chosen = []
+        for rule_id, p in found.items():
+            start, until, prefixes = self.checks[rule_id]
+            if not start <= day < until:
+                continue
+            if prefixes is not None and hs_code is not None and not (
+                    hs_code.startswith(prefixes)
+                    or any(prefix.startswith(hs_code) for prefix in prefixes)):
+                continue  # a known code inside none of the gate's prefixes, nor coarser
+            chosen.append(p)
         if len(chosen) > 1:
             chosen.sort(key=lambda p: self.order[p.rule.id])
         return chosen
