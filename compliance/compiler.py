@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from compliance.conditions import AllOf, AnyOf, Leaf, Node, Not
 from compliance.facts import FACTS
@@ -133,55 +134,56 @@ def compile_outcome(node: Node) -> Decider:
     return combination
 
 
-def hs_gate(node: Node) -> frozenset[str] | None:
-    """HS prefixes that bound every way the node can be met or unknown, if the tree has them.
+def _gate(node: Node, leaf: Callable[[Leaf], Any], size: Callable[[Any], int],
+          union: Callable[[list[Any]], Any]) -> Any:
+    """A bound that every way to met or unknown through ``node`` needs, if the tree has one.
 
-    A prefix test bounds itself; ``all`` is bounded by its tightest bounded
-    child; ``any`` only if every child is bounded (by the union); ``not``
-    never, since negation can be met outside any prefix.
+    A leaf gives its own bound (or None); ``all`` is bounded by its tightest
+    bounded child; ``any`` only if every child is bounded (by their union);
+    ``not`` never, since a negation can be met outside any bound.
     """
     if isinstance(node, Leaf):
-        return frozenset(node.operand) if node.op == "prefix" else None
+        return leaf(node)
     if isinstance(node, Not):
         return None
-    gates = [hs_gate(child) for child in node.children]
+    gates = [_gate(child, leaf, size, union) for child in node.children]
     if isinstance(node, AllOf):
         bounded = [g for g in gates if g is not None]
-        return min(bounded, key=len) if bounded else None
+        return min(bounded, key=size) if bounded else None
     if any(g is None for g in gates):
         return None
-    return frozenset().union(*gates)  # type: ignore[arg-type]
+    return union(gates)
+
+
+def hs_gate(node: Node) -> frozenset[str] | None:
+    """HS prefixes of which an item's code must be inside one (or coarser) to meet the node."""
+    return _gate(node, lambda leaf: frozenset(leaf.operand) if leaf.op == "prefix" else None,
+                 len, lambda gates: frozenset().union(*gates))
 
 
 ALWAYS_STATED = ("destination", "origin", "supplier.country", "recipient.country", "via")
 """Country facts a record always states: the only ones a gate may rely on."""
 
 
+def _country_leaf(leaf: Leaf) -> tuple[tuple[str, frozenset[str]], ...] | None:
+    if leaf.op in ("in", "equals") and leaf.fact in ALWAYS_STATED:
+        return ((leaf.fact, frozenset(leaf.operand)),)
+    if leaf.op == "includes" and leaf.fact == "via":
+        return (("via", frozenset(leaf.operand)),)
+    if leaf.op == "includes" and leaf.fact == "route":  # origin, transit and destination
+        members = frozenset(leaf.operand)
+        return (("origin", members), ("via", members), ("destination", members))
+    return None
+
+
 def country_gate(node: Node) -> tuple[tuple[str, frozenset[str]], ...] | None:
     """(fact, countries) alternatives, one of which every way to met or unknown needs.
 
-    Built like :func:`hs_gate`, from ``in``/``equals`` tests of the always-stated
-    country facts and ``includes`` tests of ``via`` and ``route`` (a route is
-    its origin, its transit countries and its destination).
+    From ``in``/``equals`` tests of the always-stated country facts and
+    ``includes`` tests of ``via`` and ``route``.
     """
-    if isinstance(node, Leaf):
-        if node.op in ("in", "equals") and node.fact in ALWAYS_STATED:
-            return ((node.fact, frozenset(node.operand)),)
-        if node.op == "includes" and node.fact == "via":
-            return (("via", frozenset(node.operand)),)
-        if node.op == "includes" and node.fact == "route":
-            members = frozenset(node.operand)
-            return (("origin", members), ("via", members), ("destination", members))
-        return None
-    if isinstance(node, Not):
-        return None
-    gates = [country_gate(child) for child in node.children]
-    if isinstance(node, AllOf):
-        bounded = [g for g in gates if g is not None]
-        return min(bounded, key=lambda g: sum(len(s) for _, s in g)) if bounded else None
-    if any(g is None for g in gates):
-        return None
-    return tuple(pair for gate in gates for pair in gate)  # type: ignore[union-attr]
+    return _gate(node, _country_leaf, lambda g: sum(len(members) for _, members in g),
+                 lambda gates: tuple(pair for gate in gates for pair in gate))
 
 
 def prepare(rule: Rule) -> PreparedRule:

@@ -20,7 +20,7 @@ from enum import StrEnum
 from compliance import reference
 from compliance.compiler import PreparedRule, prepare
 from compliance.models import Case, Item, Transfer
-from compliance.operators import Env, Outcome
+from compliance.operators import Env, Outcome, fast_under
 from compliance.rules import Rule, RuleSet
 from compliance.trace import Trace, clearing, explain, missing_facts
 
@@ -113,8 +113,9 @@ class Evaluation:
 
 
 class _Index:
-    """Rules by the countries and HS chapters their trees need, so an item meets only those
-    that may apply. Gates are derived from the trees (:func:`compiler.country_gate`,
+    """Rules by the countries and HS prefixes their trees need, so an item meets only those.
+
+    Gates are derived from the trees (:func:`compiler.country_gate`,
     :func:`compiler.hs_gate`); a rule without a country gate is always a candidate.
     """
 
@@ -127,9 +128,9 @@ class _Index:
                 for code in members:
                     self.by_country.setdefault((fact, code), []).append(p)
         self.named = frozenset(code for _, code in self.by_country)
-        # per rule: first day, first day no longer in force, HS prefixes (or None)
-        self.checks = {p.rule.id: (p.rule.in_force.start, p.rule.in_force.until or dt.date.max,
-                                   tuple(sorted(p.gate)) if p.gate is not None else None)
+        # per rule, read once: its days in force and the prefix test of its HS gate
+        self.checks = {p.rule.id: (p.rule.in_force.start, p.rule.in_force.end,
+                                   fast_under(tuple(sorted(p.gate))) if p.gate else None)
                        for p in prepared}
 
     def untouched(self, transfer: Transfer) -> bool:
@@ -152,13 +153,11 @@ class _Index:
                 found[p.rule.id] = p
         chosen = []
         for rule_id, p in found.items():
-            start, until, prefixes = self.checks[rule_id]
-            if not start <= day < until:
+            start, end, under = self.checks[rule_id]
+            if not start <= day < end:
                 continue
-            if prefixes is not None and hs_code is not None and not (
-                    hs_code.startswith(prefixes)
-                    or any(prefix.startswith(hs_code) for prefix in prefixes)):
-                continue  # a known code inside none of the gate's prefixes, nor coarser
+            if under is not None and hs_code is not None and under(hs_code) is Outcome.NOT_MET:
+                continue  # a known code outside the gate: the rule cannot be met
             chosen.append(p)
         if len(chosen) > 1:
             chosen.sort(key=lambda p: self.order[p.rule.id])

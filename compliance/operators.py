@@ -389,7 +389,8 @@ def _fast_includes(operand: tuple[str, ...], mods: dict[str, Any]) -> Callable[[
     return lambda value: _MET if not members.isdisjoint(value) else _NOT
 
 
-def _fast_under(prefixes: tuple[str, ...]) -> Callable[[str], Outcome]:
+def fast_under(prefixes: tuple[str, ...]) -> Callable[[str], Outcome]:
+    """Is a code under one of the prefixes: met inside, unknown if coarser, else not met."""
     def under(code: str) -> Outcome:
         if code.startswith(prefixes):
             return _MET
@@ -399,10 +400,10 @@ def _fast_under(prefixes: tuple[str, ...]) -> Callable[[str], Outcome]:
 
 
 def _fast_prefix(operand: tuple[str, ...], mods: dict[str, Any]) -> Callable[[Any], Outcome]:
-    inside = _fast_under(tuple(operand))
+    inside = fast_under(tuple(operand))
     if not mods.get("except"):
         return inside
-    excluded = _fast_under(tuple(mods["except"]))
+    excluded = fast_under(tuple(mods["except"]))
     return lambda code: all_of((inside(code), ~excluded(code)))
 
 

@@ -82,8 +82,13 @@ class InForce(_Spec):
             )
         return self
 
+    @property
+    def end(self) -> dt.date:
+        """The first day no longer in force (the far future while still in force)."""
+        return self.until or dt.date.max
+
     def covers(self, day: dt.date) -> bool:
-        return self.start <= day and (self.until is None or day < self.until)
+        return self.start <= day < self.end
 
     def __str__(self) -> str:
         return f"from {self.start}" + (f" until {self.until}" if self.until else "")
