@@ -391,10 +391,12 @@ def _fast_includes(operand: tuple[str, ...], mods: dict[str, Any]) -> Callable[[
 
 def fast_under(prefixes: tuple[str, ...]) -> Callable[[str], Outcome]:
     """Is a code under one of the prefixes: met inside, unknown if coarser, else not met."""
+    coarser = frozenset(p[:k] for p in prefixes for k in range(1, len(p)))
+
     def under(code: str) -> Outcome:
         if code.startswith(prefixes):
             return _MET
-        return _UNK if any(p.startswith(code) for p in prefixes) else _NOT
+        return _UNK if code in coarser else _NOT
 
     return under
 
