@@ -12,11 +12,11 @@ import difflib
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import IO
 
 import compliance
-from compliance.conditions import leaves, outline
+from compliance.conditions import Leaf, Node, Not, outline
 from compliance.errors import ComplianceError, UsageError
 
 VERDICTS = ("violation", "review", "undetermined")
@@ -195,12 +195,31 @@ def _test(args: argparse.Namespace) -> int:
     return 0 if run.passed else 1
 
 
+def _tests(node: Node, negated: bool = False) -> Iterator[tuple[Leaf, bool]]:
+    """Each test of a tree, and whether it sits under an odd number of `not`."""
+    if isinstance(node, Leaf):
+        yield node, negated
+    elif isinstance(node, Not):
+        yield from _tests(node.child, not negated)
+    else:
+        for child in node.children:
+            yield from _tests(child, negated)
+
+
 def _goods(rule: compliance.Rule) -> str:
+    tests = list(_tests(rule.when))
     codes = [code + (f" except {', '.join(leaf.options['except'])}"
                      if leaf.options.get("except") else "")
-             for leaf in leaves(rule.when) if leaf.op == "prefix" for code in leaf.operand]
-    words = [w for leaf in leaves(rule.when) if leaf.op == "mentions" for w in leaf.operand]
+             for leaf, negated in tests if leaf.op == "prefix" and not negated
+             for code in leaf.operand]
+    words = [w for leaf, negated in tests if leaf.op == "mentions" and not negated
+             and leaf.fact == "description" for w in leaf.operand]
     shown = ", ".join(codes[:6]) + (" …" if len(codes) > 6 else "")
+    if not codes:
+        excluded = [c for leaf, negated in tests if leaf.op == "prefix" and negated
+                    for c in leaf.operand]
+        if excluded:
+            shown = "all but " + ", ".join(excluded[:6]) + (" …" if len(excluded) > 6 else "")
     if words:
         shown = (shown + "; " if shown else "") + "words: " + ", ".join(words[:3])
     return shown or "-"

@@ -11,16 +11,23 @@ In YAML a condition is one of::
     not: condition                     the condition does not hold
     <fact>: {<operator>: operand}      a test of one fact, e.g. route: {includes: KP}
 
-An operand may name a list declared in the file's ``lists`` as ``$name``.
+An operand may name a list declared in the file's ``lists`` as ``$name``, or a
+country group shipped as reference data (``$eu``). A group's membership is
+dated: a test on a country of the group is met only on the days the country
+belonged to it, which the parser writes into the tree as a date condition
+(``origin is GB and date before 2021-01-01``), trimmed to the days the rule is
+in force. Every evaluator then follows membership without knowing of groups.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from compliance import reference
 from compliance.facts import FACTS
 from compliance.operators import OPERATORS, OperandError, Resolve
 from compliance.source import Span
@@ -110,10 +117,19 @@ def _suggest(word: str, choices: list[str]) -> str:
     return f"did you mean '{close[0]}'?" if close else ""
 
 
+Window = tuple[dt.date, dt.date]
+"""The days a tree will be evaluated on: from the first, up to (not including) the second."""
+
+ALWAYS: Window = (dt.date.min, dt.date.max)
+
+
 class _Parser:
-    def __init__(self, lists: dict[str, dict[str, tuple[Any, ...]]], locate: Locate) -> None:
+    def __init__(self, lists: dict[str, dict[str, tuple[Any, ...]]], locate: Locate,
+                 window: Window, facts: frozenset[str] | None) -> None:
         self.lists = lists
         self.locate = locate
+        self.window = window
+        self.facts = facts
         self.problems: list[ConditionProblem] = []
 
     def fail(self, path: Path, code: str, message: str, hint: str = "") -> None:
@@ -149,10 +165,12 @@ class _Parser:
 
     def leaf(self, name: str, test: Any, path: Path, span: Span | None) -> Leaf | None:
         fact = FACTS.get(name)
-        if fact is None:
-            self.fail((*path, name), "unknown-fact", f"unknown fact '{name}'",
-                      _suggest(name, [*FACTS, *_COMBINATORS])
-                      or "facts: " + ", ".join(FACTS))
+        allowed = [f for f in FACTS if self.facts is None or f in self.facts]
+        if fact is None or name not in allowed:
+            known = "unknown fact" if fact is None else "fact not available here:"
+            self.fail((*path, name), "unknown-fact", f"{known} '{name}'",
+                      _suggest(name, [*allowed, *_COMBINATORS])
+                      or "facts: " + ", ".join(allowed))
             return None
         where = (*path, name)
         valid = [op for op, row in OPERATORS.items() if fact.kind in row.kinds]
@@ -186,7 +204,8 @@ class _Parser:
                       f"operators for {fact.kind}: " + ", ".join(valid))
             return None
         refs: list[str] = []
-        resolve = self._resolver(refs)
+        dated: dict[str, reference.Membership] = {}
+        resolve = self._resolver(refs, dated)
         try:
             operand = operator.parse(test[operator.name], fact.kind, resolve)
         except OperandError as exc:
@@ -200,11 +219,47 @@ class _Parser:
                 except OperandError as exc:
                     self.fail((*where, key), exc.code, str(exc), exc.hint)
                     return None
-        return Leaf(name, operator.name, operand, tuple(modifiers), tuple(refs), span)
+        leaf = Leaf(name, operator.name, operand, tuple(modifiers), tuple(refs), span)
+        return self._dated(leaf, dated, where) if dated else leaf
 
-    def _resolver(self, refs: list[str]) -> Resolve:
+    def _dated(self, leaf: Leaf, dated: dict[str, reference.Membership],
+               where: Path) -> Node | None:
+        """A test on group members, split so that each is met only while a member."""
+        first, end = self.window
+        steady: list[str] = []
+        branches: list[Node] = []
+        for code in leaf.operand:
+            member = dated.get(code)
+            if member is None or (member.start <= first
+                                  and (member.until or dt.date.max) >= end):
+                steady.append(code)
+                continue
+            if member.start >= end or (member.until is not None and member.until <= first):
+                continue  # never a member while the rule is in force
+            tests: list[Node] = [Leaf(leaf.fact, leaf.op, (code,), leaf.modifiers, leaf.refs,
+                                      leaf.span)]
+            if member.start > first:
+                tests.append(Leaf("date", "ge", member.start, span=leaf.span))
+            if member.until is not None and member.until < end:
+                tests.append(Leaf("date", "lt", member.until, span=leaf.span))
+            branches.append(AllOf(tuple(tests), leaf.span))
+        if steady:
+            branches.insert(0, Leaf(leaf.fact, leaf.op, tuple(steady), leaf.modifiers,
+                                    leaf.refs, leaf.span))
+        if not branches:
+            self.fail(where, "empty-group", f"no member of ${', $'.join(leaf.refs)} belongs"
+                      " to it while the rule is in force")
+            return None
+        return branches[0] if len(branches) == 1 else AnyOf(tuple(branches), leaf.span)
+
+    def _resolver(self, refs: list[str], dated: dict[str, reference.Membership]) -> Resolve:
         def resolve(name: str, kind: str) -> tuple[Any, ...]:
             table = self.lists.get(kind, {})
+            group = reference.country_groups().get(name) if kind == "countries" else None
+            if name not in table and group is not None:
+                refs.append(name)
+                dated.update((m.code, m) for m in group)
+                return tuple(dict.fromkeys(m.code for m in group))
             if name not in table:
                 known = [n for group in self.lists.values() for n in group]
                 raise OperandError(
@@ -219,15 +274,21 @@ class _Parser:
 
 
 def parse_condition(
-    raw: Any, lists: dict[str, dict[str, tuple[Any, ...]]], locate: Locate, path: Path = ()
+    raw: Any, lists: dict[str, dict[str, tuple[Any, ...]]], locate: Locate, path: Path = (),
+    window: Window = ALWAYS, facts: frozenset[str] | None = None,
 ) -> tuple[Node | None, list[ConditionProblem]]:
     """Parse a YAML condition into a tree; return the tree (None if invalid) and the problems.
 
     ``lists`` maps a list kind (``countries``, ``hs``, ``keywords``) to the named
     lists of that kind; ``locate`` gives the span of a path, so that every node
-    remembers where it was written.
+    remembers where it was written. ``window`` is the days the tree will be
+    evaluated on (a rule's days in force), to which dated group membership is
+    trimmed; ``facts`` limits the facts the tree may name (None: every fact
+    but the licence facts, which only exemptions read).
     """
-    parser = _Parser(lists, locate)
+    if facts is None:
+        facts = frozenset(name for name, fact in FACTS.items() if fact.scope != "licence")
+    parser = _Parser(lists, locate, window, facts)
     node = parser.node(raw, path)
     return (node if not parser.problems else None), parser.problems
 

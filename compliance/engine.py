@@ -7,7 +7,15 @@ come from the rate source passed in.
 For each transfer, each item and each rule in force, the rule's condition is
 evaluated with three values: met gives the rule's verdict, not met gives no
 finding, unknown gives an ``undetermined`` finding that names the facts
-missing.
+missing. A finding whose rule has an exemption in force that the transfer
+meets (with one of its licences, when the exemption reads them) becomes
+``exempted``: it stays in the report, naming the exemption and the licence.
+
+Each transfer also gets a status per regime (rule pack): ``findings``,
+``no-findings``, ``outside`` (the pack's reach is not met: its law does not
+reach the transfer, which is not the same as compliant), ``undetermined``
+(whether it reaches the transfer turns on facts the record does not state) or
+``not-in-force``.
 """
 
 from __future__ import annotations
@@ -18,10 +26,18 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from compliance import reference
-from compliance.compiler import PreparedRule, prepare
-from compliance.models import Case, Item, Transfer
+from compliance.compiler import (
+    Decider,
+    Evaluator,
+    PreparedRule,
+    compile_node,
+    compile_outcome,
+    prepare,
+)
+from compliance.conditions import leaves
+from compliance.models import Case, Item, Licence, Transfer
 from compliance.operators import Env, Outcome, fast_under
-from compliance.rules import Rule, RuleSet
+from compliance.rules import Exemption, Rule, RulePack, RuleSet
 from compliance.trace import Trace, clearing, explain, missing_facts
 
 
@@ -31,10 +47,30 @@ class FindingVerdict(StrEnum):
     VIOLATION = "violation"
     REVIEW = "review"
     UNDETERMINED = "undetermined"
+    EXEMPTED = "exempted"
 
 
 SEVERITY = {FindingVerdict.VIOLATION: 0, FindingVerdict.REVIEW: 1,
-            FindingVerdict.UNDETERMINED: 2}
+            FindingVerdict.UNDETERMINED: 2, FindingVerdict.EXEMPTED: 3}
+
+
+@dataclass(frozen=True, slots=True)
+class Exempting:
+    """The exemption that turned a finding into ``exempted``: which, by what licence, and why."""
+
+    exemption: Exemption
+    licence: Licence | None
+    trace: Trace
+    verdict: FindingVerdict
+    """What the finding would have been without the exemption."""
+
+    @property
+    def citation(self) -> str:
+        return self.exemption.citation.text
+
+    @property
+    def explanation(self) -> str:
+        return explain(self.trace)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +83,7 @@ class Finding:
     transfer: Transfer
     item_index: int
     trace: Trace
+    exempted_by: Exempting | None = None
 
     @property
     def item(self) -> Item:
@@ -77,14 +114,34 @@ class Finding:
                 f"{self.case}/{self.transfer.id} item {self.item_index + 1}>")
 
 
+class RegimeStatus(StrEnum):
+    """Where a transfer stands under one regime (one rule pack)."""
+
+    FINDINGS = "findings"
+    NO_FINDINGS = "no-findings"
+    OUTSIDE = "outside"
+    UNDETERMINED = "undetermined"
+    NOT_IN_FORCE = "not-in-force"
+
+
+@dataclass(frozen=True, slots=True)
+class Regime:
+    """A transfer's standing under one pack, with the reason when it is outside."""
+
+    pack: RulePack
+    status: RegimeStatus
+    note: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class TransferResult:
-    """A transfer with its findings (possibly none) and the rules that applied to it."""
+    """A transfer with its findings (possibly none), the rules in force, and each regime."""
 
     transfer: Transfer
     findings: tuple[Finding, ...]
     judged_on: dt.date
     rules_in_force: int
+    regimes: tuple[Regime, ...] = ()
 
     @property
     def status(self) -> str:
@@ -92,6 +149,51 @@ class TransferResult:
         if not self.findings:
             return "no-findings"
         return min((f.verdict for f in self.findings), key=SEVERITY.__getitem__).value
+
+
+@dataclass(frozen=True, slots=True)
+class _Exemptions:
+    """The exemptions of one rule, compiled: each with its trace and outcome evaluators."""
+
+    entries: tuple[tuple[Exemption, Evaluator, Decider, bool], ...]
+
+    @staticmethod
+    def compile(exemptions: tuple[Exemption, ...]) -> _Exemptions:
+        return _Exemptions(tuple(
+            (e, compile_node(e.when), compile_outcome(e.when),
+             any(leaf.fact.startswith("licence.") for leaf in leaves(e.when)))
+            for e in exemptions))
+
+    @staticmethod
+    def _readings(transfer: Transfer, per_licence: bool) -> list[tuple[Licence | None, Transfer]]:
+        # An exemption that reads licences is met with one licence at a time; with
+        # none, the licence facts are missing and the exemption cannot be met.
+        if not per_licence or len(transfer.licences) <= 1:
+            return [(transfer.licences[0] if per_licence and transfer.licences else None,
+                     transfer)]
+        return [(licence, transfer.model_copy(update={"licences": (licence,)}))
+                for licence in transfer.licences]
+
+    def first(self, transfer: Transfer, item: Item, env: Env) -> tuple[Exemption, Licence | None,
+                                                                      Trace] | None:
+        """The first exemption in force (by id) that the transfer meets, with its trace."""
+        for exemption, evaluate, _, per_licence in self.entries:
+            if not exemption.in_force.covers(env.date):
+                continue
+            for licence, reading in self._readings(transfer, per_licence):
+                trace = evaluate(reading, item, env)
+                if trace.outcome is Outcome.MET:
+                    return exemption, licence, trace
+        return None
+
+    def met(self, transfer: Transfer, item: Item, env: Env) -> bool:
+        """Whether any exemption in force is met, without traces."""
+        for exemption, _, decide, per_licence in self.entries:
+            if exemption.in_force.covers(env.date) and any(
+                    decide(reading, item, env) is Outcome.MET
+                    for _, reading in self._readings(transfer, per_licence)):
+                return True
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +274,16 @@ class Engine:
         self.rates = rates if rates is not None else reference.default_rates()
         self.prepared: tuple[PreparedRule, ...] = tuple(prepare(rule) for rule in rules)
         self._index = _Index(self.prepared)
+        self._exemptions = {rule.id: _Exemptions.compile(rules.exemptions_for(rule.id))
+                            for rule in rules if rules.exemptions_for(rule.id)}
+        named: dict[str, RulePack] = {}
+        for pack in rules.packs:
+            named.setdefault(pack.pack, pack)
+        self._regimes = tuple(
+            (pack, compile_node(pack.reach) if pack.reach is not None else None,
+             tuple(p.rule for p in self.prepared if p.rule.pack == name))
+            for name, pack in sorted(named.items())
+            if any(p.rule.pack == name for p in self.prepared))
 
     def __repr__(self) -> str:
         return f"<Engine {len(self.prepared)} rules>"
@@ -190,9 +302,47 @@ class Engine:
                     continue
                 verdict = (FindingVerdict(prepared.rule.verdict.value)
                            if trace.outcome is Outcome.MET else FindingVerdict.UNDETERMINED)
-                findings.append(Finding(prepared.rule, verdict, case, transfer, index, trace))
+                exempting = None
+                exemptions = self._exemptions.get(prepared.rule.id)
+                if exemptions is not None:
+                    found = exemptions.first(transfer, item, env)
+                    if found is not None:
+                        exempting = Exempting(*found, verdict)
+                        verdict = FindingVerdict.EXEMPTED
+                findings.append(Finding(prepared.rule, verdict, case, transfer, index, trace,
+                                        exempting))
         findings.sort(key=lambda f: (f.item_index, f.rule.id))
-        return TransferResult(transfer, tuple(findings), day, active)
+        return TransferResult(transfer, tuple(findings), day, active,
+                              self._standing(transfer, findings, env))
+
+    def _standing(self, transfer: Transfer, findings: list[Finding], env: Env) -> tuple[Regime,
+                                                                                          ...]:
+        """The transfer's status under each pack."""
+        packs_found = {f.rule.pack for f in findings}
+        regimes = []
+        for pack, reach, rules in self._regimes:
+            if not any(rule.in_force_on(env.date) for rule in rules):
+                regimes.append(Regime(pack, RegimeStatus.NOT_IN_FORCE,
+                                      f"no rule of the pack was in force on {env.date}"))
+            elif pack.pack in packs_found:
+                regimes.append(Regime(pack, RegimeStatus.FINDINGS))
+            elif reach is None:
+                regimes.append(Regime(pack, RegimeStatus.NO_FINDINGS))
+            else:
+                traces = [reach(transfer, item, env) for item in transfer.items]
+                outcomes = {t.outcome for t in traces}
+                binds = f"; it binds {pack.binds}" if pack.binds else ""
+                if outcomes == {Outcome.NOT_MET}:
+                    regimes.append(Regime(pack, RegimeStatus.OUTSIDE,
+                                          "its reach is not met" + binds))
+                elif Outcome.MET in outcomes:
+                    regimes.append(Regime(pack, RegimeStatus.NO_FINDINGS))
+                else:
+                    missing = sorted({f for t in traces for f in missing_facts(t)})
+                    regimes.append(Regime(pack, RegimeStatus.UNDETERMINED,
+                                          "whether its law reaches the transfer turns on "
+                                          + ", ".join(missing) + binds))
+        return tuple(regimes)
 
     def verdicts(self, transfer: Transfer,
                  as_of: dt.date | None = None) -> list[tuple[int, str, FindingVerdict]]:
@@ -209,11 +359,16 @@ class Engine:
         for index, item in enumerate(transfer.items):
             for prepared in self._index.candidates(transfer, item.hs_code, day):
                 outcome = prepared.decide(transfer, item, env)
-                if outcome is Outcome.MET:
-                    found.append((index, prepared.rule.id,
-                                  FindingVerdict(prepared.rule.verdict.value)))
-                elif outcome is Outcome.UNKNOWN:
-                    found.append((index, prepared.rule.id, FindingVerdict.UNDETERMINED))
+                if outcome is Outcome.NOT_MET:
+                    continue
+                exemptions = self._exemptions.get(prepared.rule.id)
+                if exemptions is not None and exemptions.met(transfer, item, env):
+                    verdict = FindingVerdict.EXEMPTED
+                elif outcome is Outcome.MET:
+                    verdict = FindingVerdict(prepared.rule.verdict.value)
+                else:
+                    verdict = FindingVerdict.UNDETERMINED
+                found.append((index, prepared.rule.id, verdict))
         found.sort(key=lambda row: (row[0], row[1]))
         return found
 

@@ -50,7 +50,9 @@ CODES: dict[str, str] = {
     "unknown-operator": "an operator the language does not have",
     "operator-mismatch": "an operator that does not apply to the fact's kind",
     "bad-operand": "an operand that does not fit its operator",
-    "unknown-list": "a $name that no list of the file declares",
+    "unknown-list": "a $name that no list of the file declares and no country group has",
+    "empty-group": "a country group none of whose members belongs to it while the rule is in force",
+    "unknown-rule": "an exemption for a rule id that the file does not define",
     # static analysis (compliance rules lint)
     "unsatisfiable": "no transfer can meet the rule: its conditions contradict one another",
     "never-clears": "no transfer can clear the rule: every record it reads would fail",
@@ -60,6 +62,7 @@ CODES: dict[str, str] = {
     "rate-unavailable": "a value threshold in a currency without reference rates: always"
                         " undetermined unless the item is valued in that very currency",
     "missing-url": "a citation without a link to the legal text",
+    "exemption-never-applies": "an exemption never in force on a day a rule it names is",
     "unverified-citation": "a citation marked unverified: to be checked against the official"
                            " text",
 }

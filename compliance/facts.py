@@ -34,7 +34,7 @@ class Fact:
 
     name: str
     kind: Kind
-    scope: str  # "transfer" or "item"
+    scope: str  # "transfer", "item", or "licence" (read by exemptions only)
     doc: str
     get: Callable[[Transfer, Item], Any]
 
@@ -94,5 +94,26 @@ _CATALOGUE = (
          lambda t, i: i.total_value),
 )
 
-FACTS: dict[str, Fact] = {fact.name: fact for fact in _CATALOGUE}
+
+
+def _licence(attribute: str) -> Callable[[Transfer, Item], Any]:
+    # An exemption is evaluated once per licence the transfer carries, on a copy
+    # of the transfer holding that licence alone (see engine); so the first is it.
+    def get(transfer: Transfer, item: Item) -> Any:
+        return getattr(transfer.licences[0], attribute) if transfer.licences else None
+
+    return get
+
+
+_LICENCE_FACTS = (
+    Fact("licence.issuer", Kind.TEXT, "licence",
+         "Who issued the licence (UN 1718 Committee, BIS, a national authority); exemptions"
+         " only.", _licence("issuer")),
+    Fact("licence.reference", Kind.TEXT, "licence",
+         "The licence's reference; exemptions only.", _licence("reference")),
+    Fact("licence.covers", Kind.TEXT, "licence",
+         "What the licence says it covers, if stated; exemptions only.", _licence("covers")),
+)
+
+FACTS: dict[str, Fact] = {fact.name: fact for fact in (*_CATALOGUE, *_LICENCE_FACTS)}
 """Every fact a condition may name, by name."""

@@ -29,6 +29,9 @@ FIELDS = {
     "item.unit_value.amount": "value of one unit",
     "item.unit_value.currency": "ISO 4217 currency of the value",
     "item.made_in": "country where the goods were produced",
+    "licence.issuer": "issuer of a licence the transfer holds (one per row)",
+    "licence.reference": "reference of that licence",
+    "licence.covers": "what that licence says it covers",
 }
 """Every field a record may carry, with its meaning."""
 

@@ -4,7 +4,8 @@ Errors: the file does not load (every loader diagnostic), or a rule can never
 be met. Warnings: a rule that can never clear, a rule made redundant by
 another with the same verdict and citation, an HS prefix shadowed by a
 shorter one, a threshold in a currency with no reference rates, a citation
-without a link. Notes: citations still marked unverified.
+without a link, an exemption never in force while a rule it names is. Notes:
+citations (of rules and exemptions) still marked unverified.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from compliance.errors import Diagnostic, InputError
 from compliance.loader import load_rules
 from compliance.models import Money
 from compliance.operators import Outcome
-from compliance.rules import Rule, RuleSet
+from compliance.rules import Exemption, Rule, RuleSet
 from compliance.satisfy import solutions
 
 
@@ -79,13 +80,31 @@ def _rule_checks(rule: Rule) -> Iterator[Diagnostic]:
                     yield Diagnostic("redundant-prefix", f"HS prefix {code} is already"
                                      f" covered by {wider[0]}", span, leaf.fact,
                                      f"remove {code}", severity="warning")
-    if rule.citation.url is None:
-        yield Diagnostic("missing-url", f"rule {rule.id} cites {rule.citation.text} without"
-                         " a link", rule.source, "citation.url", severity="warning")
-    if rule.citation.confidence == "unverified":
-        yield Diagnostic("unverified-citation", f"rule {rule.id}: {rule.citation.text} is"
-                         " not yet verified against the official text", rule.source,
+    yield from _citation_checks("rule", rule)
+
+
+def _citation_checks(kind: str, entry: Rule | Exemption) -> Iterator[Diagnostic]:
+    if entry.citation.url is None:
+        yield Diagnostic("missing-url", f"{kind} {entry.id} cites {entry.citation.text}"
+                         " without a link", entry.source, "citation.url", severity="warning")
+    if entry.citation.confidence == "unverified":
+        yield Diagnostic("unverified-citation", f"{kind} {entry.id}: {entry.citation.text} is"
+                         " not yet verified against the official text", entry.source,
                          "citation.confidence", severity="note")
+
+
+def _exemption_checks(exemption: Exemption, rules: RuleSet) -> Iterator[Diagnostic]:
+    yield from _citation_checks("exemption", exemption)
+    for rule_id in exemption.exempts:
+        rule = rules.get(rule_id)
+        if rule is None:
+            continue
+        if (exemption.in_force.end <= rule.in_force.start
+                or rule.in_force.end <= exemption.in_force.start):
+            yield Diagnostic("exemption-never-applies", f"exemption {exemption.id} is never in"
+                             f" force while {rule_id} is ({exemption.in_force} against"
+                             f" {rule.in_force})", exemption.source, "in_force",
+                             severity="warning")
 
 
 def _redundancy(rules: RuleSet) -> Iterator[Diagnostic]:
@@ -115,6 +134,7 @@ def lint(paths: Iterable[Path | str] | None = None) -> list[Diagnostic]:
     except InputError as exc:
         return list(exc.diagnostics)
     found = [d for rule in rules for d in _rule_checks(rule)]
+    found.extend(d for exemption in rules.exemptions for d in _exemption_checks(exemption, rules))
     found.extend(_redundancy(rules))
     return sorted(found, key=Diagnostic.sort_key)
 

@@ -26,13 +26,16 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from compliance.conditions import parse_condition
+from compliance.conditions import ALWAYS, AllOf, Node, Window, parse_condition
 from compliance.errors import CaseFileError, Diagnostic, InputError, RuleFileError, UsageError
 from compliance.expectations import ExpectedCase
+from compliance.facts import FACTS
 from compliance.layouts import Layout
 from compliance.models import Case, Transfer
 from compliance.rules import (
     Example,
+    Exemption,
+    ExemptionSpec,
     ListsSpec,
     Rule,
     RulePack,
@@ -465,8 +468,14 @@ def bundled_rules_path() -> Path:
                      "reinstall the package, or pass --rules PATH")
 
 
-def load_rule_file(path: Path | str, display: str | None = None) -> tuple[RulePack, list[Rule]]:
-    """Load one rule file: validate its shape, then parse every rule's condition tree."""
+def load_rule_file(
+    path: Path | str, display: str | None = None,
+) -> tuple[RulePack, list[Rule], list[Exemption]]:
+    """Load one rule file: validate its shape, then parse every condition tree in it.
+
+    The pack's ``reach`` is parsed for each rule over the rule's days in force
+    and joined to the rule's own tree as its first condition.
+    """
     document = read_document(path, display, RuleFileError)
     _check_kind(document, "rule", RuleFileError)
     data = document.data
@@ -479,29 +488,37 @@ def load_rule_file(path: Path | str, display: str | None = None) -> tuple[RulePa
     if not isinstance(data, dict):
         raise RuleFileError(problems)
     lists = _lists(data.get("lists", {}))
-    raw_rules = data.get("rules") if isinstance(data.get("rules"), list) else []
-    broken = {d.field.split("]")[0] for d in problems if d.field.startswith("rules[")}
+    broken = {d.field.split("]")[0] for d in problems
+              if d.field.startswith(("rules[", "exemptions["))}
+    raw_reach = data.get("reach") if "reach" not in broken else None
+
+    def tree(raw: Any, at: Path_, window: Window = ALWAYS,
+             facts: frozenset[str] | None = None) -> Node | None:
+        assert lists is not None
+        node, found = parse_condition(raw, lists, lambda p: document.span((*at, *p)),
+                                      window=window, facts=facts)
+        for problem in found:
+            full = (*at, *problem.path)
+            problems.append(Diagnostic(problem.code, problem.message, document.span(full, True),
+                                       _show_path(full), problem.hint))
+        return node
+
+    pack_reach = tree(raw_reach, ("reach",)) if raw_reach is not None and lists else None
+    if raw_reach is not None and pack_reach is None:
+        lists = None  # the reach is broken: its problems are reported once, rules not joined
     rules: list[Rule] = []
     first_seen: dict[str, int] = {}
-    for index, raw in enumerate(raw_rules):
+    for index, raw in enumerate(_entries(data, "rules")):
         if f"rules[{index}" in broken or lists is None:
             continue
         rule_spec = RuleSpec.model_validate(raw)
         where: Path_ = ("rules", index)
-        if rule_spec.id in first_seen:
-            problems.append(Diagnostic(
-                "duplicate-id", f"rule id '{rule_spec.id}' is used twice in this file"
-                f" (first at rules[{first_seen[rule_spec.id]}])",
-                document.span((*where, "id")), _show_path((*where, "id")),
-                "give every rule its own id"))
-        first_seen.setdefault(rule_spec.id, index)
-        when: Path_ = (*where, "when")
-        node, found = parse_condition(rule_spec.when, lists,
-                                      lambda p, w=when: document.span((*w, *p)))
-        for problem in found:
-            full = (*when, *problem.path)
-            problems.append(Diagnostic(problem.code, problem.message, document.span(full, True),
-                                       _show_path(full), problem.hint))
+        _unique(rule_spec.id, where, first_seen, document, problems, "rule")
+        window = (rule_spec.in_force.start, rule_spec.in_force.end)
+        node = tree(rule_spec.when, (*where, "when"), window)
+        if node is not None and raw_reach is not None:
+            reach = tree(raw_reach, ("reach",), window)
+            node = None if reach is None else AllOf((reach, node), node.span)
         examples = _examples(document, rule_spec, where, problems)
         if node is not None:
             rules.append(Rule(
@@ -510,9 +527,56 @@ def load_rule_file(path: Path | str, display: str | None = None) -> tuple[RulePa
                 because=rule_spec.because, when=node, pack=str(data.get("pack")),
                 source=document.span(where), notes=rule_spec.notes, examples=examples,
             ))
+    exemptions: list[Exemption] = []
+    rule_ids = {r.get("id") for r in _entries(data, "rules") if isinstance(r, dict)}
+    for index, raw in enumerate(_entries(data, "exemptions")):
+        if f"exemptions[{index}" in broken or lists is None:
+            continue
+        exemption_spec = ExemptionSpec.model_validate(raw)
+        where = ("exemptions", index)
+        _unique(exemption_spec.id, where, first_seen, document, problems, "exemption")
+        for n, rule_id in enumerate(exemption_spec.exempts):
+            if rule_id not in rule_ids:
+                at = (*where, "exempts", n)
+                problems.append(Diagnostic(
+                    "unknown-rule", f"no rule '{rule_id}' in this file to exempt",
+                    document.span(at), _show_path(at),
+                    _suggest_id(rule_id, rule_ids) or "an exemption names rules of its own pack"))
+        window = (exemption_spec.in_force.start, exemption_spec.in_force.end)
+        node = tree(exemption_spec.when, (*where, "when"), window, frozenset(FACTS))
+        if node is not None:
+            exemptions.append(Exemption(
+                id=exemption_spec.id, title=exemption_spec.title,
+                citation=exemption_spec.citation, exempts=tuple(exemption_spec.exempts),
+                in_force=exemption_spec.in_force, because=exemption_spec.because, when=node,
+                pack=str(data.get("pack")), source=document.span(where),
+                notes=exemption_spec.notes))
     if problems or spec is None:
         raise RuleFileError(problems)
-    return RulePack(spec.pack, spec.title, spec.authority, document.file), rules
+    pack = RulePack(spec.pack, spec.title, spec.authority, document.file, spec.binds, pack_reach)
+    return pack, rules, exemptions
+
+
+def _entries(data: dict[str, Any], key: str) -> list[Any]:
+    value = data.get(key)
+    return value if isinstance(value, list) else []
+
+
+def _unique(identifier: str, where: Path_, first_seen: dict[str, int], document: Document,
+            problems: list[Diagnostic], what: str) -> None:
+    """Report an id used before in this file (rules and exemptions share one namespace)."""
+    if identifier in first_seen:
+        problems.append(Diagnostic(
+            "duplicate-id", f"{what} id '{identifier}' is used twice in this file"
+            f" (first at {where[0]}[{first_seen[identifier]}])",
+            document.span((*where, "id")), _show_path((*where, "id")),
+            "give every rule and exemption its own id"))
+    first_seen.setdefault(identifier, where[1])  # type: ignore[arg-type]
+
+
+def _suggest_id(word: str, choices: set[Any]) -> str:
+    close = difflib.get_close_matches(word, sorted(c for c in choices if isinstance(c, str)), n=1)
+    return f"did you mean '{close[0]}'?" if close else ""
 
 
 def _examples(document: Document, spec: RuleSpec, where: Path_,
@@ -556,15 +620,17 @@ def load_rules(paths: Iterable[Path | str] | Path | str | None = None) -> RuleSe
         raise UsageError("no rule files (*.yaml) found", "pass a rule file or a folder of them")
     packs: list[RulePack] = []
     rules: list[Rule] = []
+    exemptions: list[Exemption] = []
     problems: list[Diagnostic] = []
     for file, display in files:
         try:
-            pack, found = load_rule_file(file, display)
+            pack, found, exempting = load_rule_file(file, display)
         except InputError as exc:
             problems.extend(exc.diagnostics)
             continue
         packs.append(pack)
         rules.extend(found)
+        exemptions.extend(exempting)
     first: dict[str, Rule] = {}
     for rule in rules:
         if rule.id in first and first[rule.id].source.file != rule.source.file:
@@ -574,4 +640,4 @@ def load_rules(paths: Iterable[Path | str] | Path | str | None = None) -> RuleSe
         first.setdefault(rule.id, rule)
     if problems:
         raise RuleFileError(problems)
-    return RuleSet(rules, packs)
+    return RuleSet(rules, packs, exemptions)

@@ -1,4 +1,4 @@
-"""Shipped reference data: HS 2022 nomenclature, ISO countries and currencies, ECB rates.
+"""Shipped reference data: HS 2022, ISO countries and currencies, dated country groups, ECB rates.
 
 Everything here is read lazily and cached, so that ``import compliance`` stays
 cheap and a run that needs no exchange rate never loads them.
@@ -84,6 +84,36 @@ def currency_codes() -> tuple[str, ...]:
 def hs_codes() -> tuple[str, ...]:
     """Every code of the HS 2022 nomenclature (chapters, headings, subheadings), sorted."""
     return tuple(sorted(hs_nomenclature()))
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """A country's membership of a group: from ``start`` up to (not including) ``until``."""
+
+    code: str
+    start: dt.date
+    until: dt.date | None
+    note: str
+
+    def covers(self, day: dt.date) -> bool:
+        return self.start <= day and (self.until is None or day < self.until)
+
+
+@cache
+def country_groups() -> dict[str, tuple[Membership, ...]]:
+    """Country groups with dated membership (``eu``...), from ``data/groups/*.csv``."""
+    folder = resources.files("compliance").joinpath("data/groups")
+    groups: dict[str, tuple[Membership, ...]] = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".csv"):
+            continue
+        with entry.open(encoding="utf-8", newline="") as handle:
+            groups[entry.name[:-4]] = tuple(
+                Membership(row["code"], dt.date.fromisoformat(row["from"]),
+                           dt.date.fromisoformat(row["until"]) if row["until"] else None,
+                           row["note"])
+                for row in csv.DictReader(handle))
+    return groups
 
 
 def country_name(code: str) -> str | None:

@@ -14,7 +14,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from compliance import reference
 from compliance._version import __version__
-from compliance.engine import SEVERITY, Evaluation, Finding, FindingVerdict, TransferResult
+from compliance.engine import (
+    SEVERITY,
+    Evaluation,
+    Exempting,
+    Finding,
+    FindingVerdict,
+    RegimeStatus,
+    TransferResult,
+)
 from compliance.operators import show_value
 from compliance.trace import lines, mark, to_data
 
@@ -45,6 +53,23 @@ class LegalDoc(_Doc):
     confidence: str
 
 
+class LicenceDoc(_Doc):
+    issuer: str
+    reference: str
+    covers: str | None = None
+
+
+class ExemptionDoc(_Doc):
+    exemption: str
+    title: str
+    citation: str
+    legal: LegalDoc
+    licence: LicenceDoc | None = Field(description="The licence the exemption was met with,"
+                                       " if it reads licences")
+    verdict_without: FindingVerdict = Field(description="The verdict had it not applied")
+    explanation: dict[str, Any]
+
+
 class FindingDoc(_Doc):
     rule: str
     title: str
@@ -60,6 +85,16 @@ class FindingDoc(_Doc):
     explanation: dict[str, Any] = Field(
         description="The condition tree with each node's outcome; each test names the fact it"
         " read and the value found")
+    exempted_by: ExemptionDoc | None = Field(
+        None, description="For an exempted finding: the exemption, its licence and why")
+
+
+class RegimeDoc(_Doc):
+    pack: str
+    status: RegimeStatus = Field(description="findings, no-findings, outside (the pack's law"
+                                 " does not reach the transfer), undetermined (whether it does"
+                                 " turns on facts not stated) or not-in-force")
+    note: str = ""
 
 
 class TransferDoc(_Doc):
@@ -72,6 +107,7 @@ class TransferDoc(_Doc):
     judged_on: str = Field(description="The date that decided which rules were in force")
     rules_in_force: int
     status: str = Field(description="Most severe verdict of the findings, or no-findings")
+    regimes: list[RegimeDoc] = Field(description="The transfer's standing under each pack")
     findings: list[FindingDoc]
 
 
@@ -115,6 +151,20 @@ def report_schema() -> dict[str, Any]:
     return ReportDoc.model_json_schema()
 
 
+def _legal(citation: Any) -> LegalDoc:
+    return LegalDoc(instrument=citation.instrument, provision=citation.provision,
+                    url=citation.url, confidence=citation.confidence)
+
+
+def _exemption_doc(exempting: Exempting) -> ExemptionDoc:
+    e, licence = exempting.exemption, exempting.licence
+    return ExemptionDoc(
+        exemption=e.id, title=e.title, citation=exempting.citation, legal=_legal(e.citation),
+        licence=None if licence is None else LicenceDoc(
+            issuer=licence.issuer, reference=licence.reference, covers=licence.covers),
+        verdict_without=exempting.verdict, explanation=to_data(exempting.trace))
+
+
 def _finding_doc(finding: Finding) -> FindingDoc:
     rule, item = finding.rule, finding.item
     entry = reference.hs_entry(item.hs_code) if item.hs_code else None
@@ -123,10 +173,10 @@ def _finding_doc(finding: Finding) -> FindingDoc:
         item=ItemDoc(index=finding.item_index + 1, description=item.description,
                      hs_code=item.hs_code, hs_description=entry.description if entry else None),
         citation=finding.citation,
-        legal=LegalDoc(instrument=rule.citation.instrument, provision=rule.citation.provision,
-                       url=rule.citation.url, confidence=rule.citation.confidence),
+        legal=_legal(rule.citation),
         binds=rule.binds, because=rule.because, missing=list(finding.missing),
         clears_if=list(finding.clears_if), explanation=to_data(finding.trace),
+        exempted_by=_exemption_doc(finding.exempted_by) if finding.exempted_by else None,
     )
 
 
@@ -140,7 +190,10 @@ def _transfer_doc(result: TransferResult) -> TransferDoc:
         id=t.id, date=t.date.isoformat(), type=t.type.value, supplier=_party(t.supplier),
         recipient=_party(t.recipient), route=list(t.route),
         judged_on=result.judged_on.isoformat(), rules_in_force=result.rules_in_force,
-        status=result.status, findings=[_finding_doc(f) for f in result.findings],
+        status=result.status,
+        regimes=[RegimeDoc(pack=r.pack.pack, status=r.status, note=r.note)
+                 for r in result.regimes],
+        findings=[_finding_doc(f) for f in result.findings],
     )
 
 
@@ -184,7 +237,8 @@ def to_json(evaluation: Evaluation) -> str:
 # -- text ---------------------------------------------------------------------------------
 
 _STYLE = {"violation": "bold red", "review": "bold magenta", "undetermined": "bold yellow",
-          "no-findings": "green", "met": "green", "not met": "red", "unknown": "yellow"}
+          "exempted": "bold cyan", "no-findings": "green", "met": "green", "not met": "red",
+          "unknown": "yellow"}
 
 
 def render_text(evaluation: Evaluation, stream: IO[str], color: bool | None = None,
@@ -225,10 +279,20 @@ def _render_transfer(say: Any, result: TransferResult) -> None:
     t = result.transfer
     say(("transfer ", "bold"), (t.id, "bold"), f"  {t.date}  {t.type.value}  ",
         f"{t.supplier} → {t.recipient}  route {' → '.join(t.route)}", indent=2)
-    if not result.findings:
-        say(("no findings", _STYLE["no-findings"]),
-            f" ({result.rules_in_force} rules in force on {result.judged_on}; none engaged)",
+    outside = [r for r in result.regimes if r.status is RegimeStatus.OUTSIDE]
+    if outside:
+        say(("outside ", "dim"), ", ".join(r.pack.pack for r in outside),
+            (": their law does not reach this transfer (not a finding of compliance)", "dim"),
             indent=4)
+    for regime in result.regimes:
+        if regime.status is RegimeStatus.UNDETERMINED:
+            say(("reach undetermined ", "yellow"), regime.pack.pack, (f": {regime.note}", "dim"),
+                indent=4)
+    if not result.findings:
+        reached = [r.pack.pack for r in result.regimes if r.status is RegimeStatus.NO_FINDINGS]
+        say(("no findings", _STYLE["no-findings"]),
+            f" ({result.rules_in_force} rules in force on {result.judged_on}; none engaged"
+            + (f"; reached by {', '.join(reached)}" if reached else "") + ")", indent=4)
         return
     findings = sorted(result.findings,
                       key=lambda f: (f.item_index, SEVERITY[f.verdict], f.rule.id))
@@ -247,18 +311,29 @@ def _render_finding(say: Any, finding: Finding) -> None:
     say((verdict.upper(), _STYLE[verdict]), "  ", (finding.rule.id, "bold"), "  ",
         finding.citation, indent=6)
     say(finding.rule.title, indent=8)
-    for depth, node in lines(finding.trace):
+    _render_trace(say, finding.trace, 8)
+    if finding.missing:
+        say(("missing: ", "yellow"), ", ".join(finding.missing), indent=8)
+    for alternative in finding.clears_if[:3]:
+        say(("would clear if: ", "dim"), alternative, indent=8)
+    exempting = finding.exempted_by
+    if exempting is not None:
+        licence = exempting.licence
+        held = f" with licence {licence.reference} ({licence.issuer})" if licence else ""
+        say(("exempted by ", _STYLE["exempted"]), (exempting.exemption.id, "bold"), "  ",
+            exempting.citation, held, f"; without it: {exempting.verdict.value}", indent=8)
+        _render_trace(say, exempting.trace, 10)
+
+
+def _render_trace(say: Any, trace: Any, indent: int) -> None:
+    for depth, node in lines(trace):
         parts: list[tuple[str, str] | str] = [(mark(node.outcome), _STYLE[node.outcome.value]),
                                               f" {node.test}"]
         if node.leaf is not None:
             parts.append((f"   {node.leaf.fact} = {show_value(node.value)}", "dim"))
             if node.note:
                 parts.append((f"  ({node.note})", "dim"))
-        say(*parts, indent=8 + 2 * depth)
-    if finding.missing:
-        say(("missing: ", "yellow"), ", ".join(finding.missing), indent=8)
-    for alternative in finding.clears_if[:3]:
-        say(("would clear if: ", "dim"), alternative, indent=8)
+        say(*parts, indent=indent + 2 * depth)
 
 
 class Report:
@@ -290,6 +365,10 @@ class Report:
     @property
     def undetermined(self) -> list[Finding]:
         return self._with(FindingVerdict.UNDETERMINED)
+
+    @property
+    def exempted(self) -> list[Finding]:
+        return self._with(FindingVerdict.EXEMPTED)
 
     def counts(self) -> dict[str, int]:
         """Findings per verdict, every verdict listed."""

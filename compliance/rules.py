@@ -1,9 +1,17 @@
-"""A rule (id, title, citation, in force, verdict, because, when) and a rule pack of them.
+"""A rule (id, title, citation, in force, verdict, because, when), an exemption, and their pack.
 
 :class:`RulePackSpec` is the shape of a rule file, validated by pydantic and
 published as a JSON Schema; :class:`Rule` is a validated rule with its parsed
-condition tree and its source position; :class:`RuleSet` is what the engine
-evaluates.
+condition tree and its source position; :class:`Exemption` turns findings of
+the rules it names into ``exempted`` when its own tree is met; :class:`RuleSet`
+is what the engine evaluates.
+
+A pack may state its ``reach``: the condition under which its authority's
+law reaches a transfer at all (an EU regulation reaches supplies from or
+through the Union and by its nationals and companies; a UN resolution binds
+every state and needs none). The loader joins the reach to every rule of the
+pack, so each rule's tree states its own nexus, and the engine reports a
+transfer that no rule of a pack reaches as outside that pack's regime.
 """
 
 from __future__ import annotations
@@ -119,7 +127,7 @@ class ExampleSpec(_Spec):
     out: the defaults of :func:`example_transfer` fill the rest.
     """
 
-    verdict: Literal["violation", "review", "undetermined", "clear"]
+    verdict: Literal["violation", "review", "undetermined", "exempted", "clear"]
     transfer: dict[str, Any] = Field(default_factory=dict)
     note: str | None = None
 
@@ -160,6 +168,22 @@ class RuleSpec(_Spec):
     notes: str | None = None
 
 
+class ExemptionSpec(_Spec):
+    """An exemption as written in a rule file: what it exempts, and when."""
+
+    id: Annotated[str, AfterValidator(_rule_id)]
+    title: Text
+    citation: Citation
+    exempts: list[Annotated[str, AfterValidator(_rule_id)]] = Field(
+        min_length=1, description="Ids of the rules of this pack whose findings it exempts")
+    in_force: InForce
+    because: Text = Field(description="The exemption in plain words")
+    when: RawCondition = Field(description="When the exemption applies; may read the"
+                               " licence facts (licence.issuer, licence.reference,"
+                               " licence.covers), tested against each licence in turn")
+    notes: str | None = None
+
+
 class ListsSpec(_Spec):
     """Named lists, declared once and used by many rules as ``$name``."""
 
@@ -174,8 +198,13 @@ class RulePackSpec(_Spec):
     pack: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")]
     title: Text
     authority: Text
+    binds: Text | None = Field(None, description="Whom the pack's law binds, in words")
+    reach: RawCondition | None = Field(
+        None, description="The condition under which the pack's law reaches a transfer;"
+        " joined to every rule. Leave it out for law that binds every state (UN)")
     lists: ListsSpec = Field(default_factory=ListsSpec)
     rules: list[RuleSpec] = Field(min_length=1)
+    exemptions: list[ExemptionSpec] = Field(default_factory=list)
 
 
 def rule_file_schema() -> dict[str, Any]:
@@ -184,6 +213,11 @@ def rule_file_schema() -> dict[str, Any]:
     definitions = schema.setdefault("$defs", {})
     definitions["Condition"] = condition_schema()
     definitions["RuleSpec"]["properties"]["when"] = {"$ref": "#/$defs/Condition"}
+    definitions["ExemptionSpec"]["properties"]["when"] = {"$ref": "#/$defs/Condition"}
+    schema["properties"]["reach"] = {"anyOf": [{"$ref": "#/$defs/Condition"}, {"type": "null"}],
+                                     "default": None,
+                                     "description": schema["properties"]["reach"].get(
+                                         "description", "")}
     schema["title"] = "Rule file"
     return schema
 
@@ -222,23 +256,49 @@ class Rule:
         return self.in_force.covers(day)
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class Exemption:
+    """A validated exemption: the rules it reaches and the tree that decides it."""
+
+    id: str
+    title: str
+    citation: Citation
+    exempts: tuple[str, ...]
+    in_force: InForce
+    because: str
+    when: Node
+    pack: str
+    source: Span
+    notes: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<Exemption {self.id} ({self.citation.text})>"
+
+
 @dataclass(frozen=True, slots=True)
 class RulePack:
-    """The header of a loaded rule file."""
+    """The header of a loaded rule file, with its reach (None: it binds every state)."""
 
     pack: str
     title: str
     authority: str
     file: str
+    binds: str | None = None
+    reach: Node | None = None
 
 
 class RuleSet:
     """Rules from one or more packs, ordered by id, with lookup by id."""
 
-    def __init__(self, rules: Sequence[Rule], packs: Sequence[RulePack] = ()) -> None:
+    def __init__(self, rules: Sequence[Rule], packs: Sequence[RulePack] = (),
+                 exemptions: Sequence[Exemption] = ()) -> None:
         self.rules: tuple[Rule, ...] = tuple(sorted(rules, key=lambda r: r.id))
         self.packs: tuple[RulePack, ...] = tuple(sorted(packs, key=lambda p: (p.pack, p.file)))
         self._by_id = {rule.id: rule for rule in self.rules}
+        # an exemption travels with the rules it names: a subset keeps only those it can reach
+        self.exemptions: tuple[Exemption, ...] = tuple(sorted(
+            (e for e in exemptions if any(r in self._by_id for r in e.exempts)),
+            key=lambda e: e.id))
 
     def __iter__(self) -> Iterator[Rule]:
         return iter(self.rules)
@@ -254,3 +314,11 @@ class RuleSet:
 
     def get(self, rule_id: str) -> Rule | None:
         return self._by_id.get(rule_id)
+
+    def exemptions_for(self, rule_id: str) -> tuple[Exemption, ...]:
+        """The exemptions that may turn a finding of ``rule_id`` into ``exempted``."""
+        return tuple(e for e in self.exemptions if rule_id in e.exempts)
+
+    def subset(self, rules: Sequence[Rule]) -> RuleSet:
+        """These rules, with the packs and exemptions that go with them."""
+        return RuleSet(rules, self.packs, self.exemptions)

@@ -31,7 +31,7 @@ from compliance import reference
 from compliance.engine import Engine
 from compliance.errors import UsageError
 from compliance.layouts import FIELDS, REQUIRED, Layout
-from compliance.models import Item, Party, Transfer, TransferType
+from compliance.models import Item, Licence, Party, Transfer, TransferType
 from compliance.rules import RuleSet
 from compliance.vector import COLUMNS, compile_rules, currencies
 
@@ -161,7 +161,11 @@ SELECT {line_offset} AS row, 1 AS item,
   {f['item.quantity']} AS quantity_raw, TRY_CAST({f['item.quantity']} AS DECIMAL(38,6)) AS quantity,
   {f['item.unit_value.amount']} AS amount_raw,
   TRY_CAST({f['item.unit_value.amount']} AS DECIMAL(38,6)) AS unit_amount,
-  upper({f['item.unit_value.currency']}) AS unit_currency
+  upper({f['item.unit_value.currency']}) AS unit_currency,
+  CASE WHEN {f['licence.issuer']} IS NULL AND {f['licence.reference']} IS NULL
+    THEN []::{COLUMNS['licences']}
+    ELSE [{{'issuer': {f['licence.issuer']}, 'reference': {f['licence.reference']},
+            'covers': {f['licence.covers']}}}] END AS licences
 FROM {relation}""")
     known = "IN (SELECT code FROM countries)"
     checks = [
@@ -206,7 +210,7 @@ FROM {relation}""")
                 " recipient_country, recipient_role, coalesce(origin_raw, supplier_country)"
                 " AS origin, coalesce(destination_raw, recipient_country) AS destination, via,"
                 " hs_code, made_in, description, coalesce(quantity, 1) AS quantity,"
-                " unit_amount, unit_currency FROM checked WHERE reason IS NULL")
+                " unit_amount, unit_currency, licences FROM checked WHERE reason IS NULL")
     return con.execute("SELECT count(*) FROM records").fetchone()[0]
 
 
@@ -261,6 +265,7 @@ def _jsonl_rows(path: Path, con: Any) -> Iterator[tuple[Any, ...]]:
                 con.execute("INSERT INTO rejects VALUES (?, ?)",
                             [line_number, f"{where}: {error['msg']}"])
                 continue
+            licences = [licence.model_dump() for licence in transfer.licences]
             for index, item in enumerate(transfer.items, start=1):
                 value = item.unit_value
                 yield (line_number, index, transfer.id, transfer.date, transfer.type.value,
@@ -269,7 +274,8 @@ def _jsonl_rows(path: Path, con: Any) -> Iterator[tuple[Any, ...]]:
                        transfer.recipient.role, transfer.route_origin,
                        transfer.route_destination, list(transfer.via), item.hs_code,
                        item.made_in, item.description, item.quantity,
-                       value.amount if value else None, value.currency if value else None)
+                       value.amount if value else None, value.currency if value else None,
+                       licences)
 
 
 def _read_jsonl(con: Any, path: Path) -> int:
@@ -311,7 +317,8 @@ def _per_record(con: Any, rules: RuleSet) -> None:
                             quantity=r["quantity"], made_in=r["made_in"],
                             unit_value=None if r["unit_amount"] is None else {
                                 "amount": r["unit_amount"], "currency": r["unit_currency"]}),),
-                licences=(), notes=None)
+                licences=tuple(Licence.model_construct(**lic) for lic in r["licences"] or ()),
+                notes=None)
             for _, rule_id, verdict in engine.verdicts(transfer):
                 found.append((r["row"], r["item"], r["transfer_id"], r["hs_code"], rule_id,
                               verdict.value))
@@ -349,7 +356,7 @@ def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = 
             result.screened = _load(con, source, layout)
             con.execute(f"CREATE TABLE findings AS {compiled.sql}")
             if compiled.per_record:
-                _per_record(con, RuleSet([r for r, _ in compiled.per_record]))
+                _per_record(con, rules.subset([r for r, _ in compiled.per_record]))
             con.execute("CREATE TABLE citations (rule VARCHAR, citation VARCHAR)")
             con.executemany("INSERT INTO citations VALUES (?, ?)",
                             [(r.id, r.citation.text) for r in rules])

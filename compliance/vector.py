@@ -2,8 +2,11 @@
 
 The same tree, the same operator table (each row's ``sql`` form) and the same
 three values: SQL's NULL is unknown, and AND, OR and NOT on NULL follow the
-Kleene tables the per-record engine uses. A rule whose tree has a test with
-no SQL form is named at compile time and left to the per-record engine.
+Kleene tables the per-record engine uses. A rule whose tree (or one of whose
+exemptions) has a test with no SQL form is named at compile time and left to
+the per-record engine. An exemption that reads licences is tested against
+each licence of the record in a lambda over the ``licences`` list, as the
+engine tests one licence at a time.
 
 The records relation has one row per item, with these columns (see
 :data:`COLUMNS`); amounts are converted into each threshold's currency
@@ -20,7 +23,7 @@ from compliance.conditions import AllOf, AnyOf, Leaf, Node, Not, leaves
 from compliance.facts import FACTS, Kind
 from compliance.models import Money
 from compliance.operators import OPERATORS, sql_text
-from compliance.rules import Rule, RuleSet
+from compliance.rules import Exemption, Rule, RuleSet
 
 COLUMNS = {
     "row": "BIGINT", "item": "INTEGER", "transfer_id": "VARCHAR", "date": "DATE",
@@ -29,6 +32,7 @@ COLUMNS = {
     "recipient_role": "VARCHAR", "origin": "VARCHAR", "destination": "VARCHAR",
     "via": "VARCHAR[]", "hs_code": "VARCHAR", "made_in": "VARCHAR", "description": "VARCHAR",
     "quantity": "DECIMAL(38,6)", "unit_amount": "DECIMAL(38,6)", "unit_currency": "VARCHAR",
+    "licences": "STRUCT(issuer VARCHAR, reference VARCHAR, covers VARCHAR)[]",
 }
 """The normalised records relation that the compiled query reads."""
 
@@ -41,6 +45,8 @@ _FACT_SQL = {
     "type": "type", "date": "date", "hs_code": "hs_code", "made_in": "made_in",
     "description": "description", "quantity": "quantity",
 }
+_LICENCE_SQL = {"licence.issuer": "issuer", "licence.reference": "reference",
+                "licence.covers": "covers"}
 MAX_RATE_GAP_DAYS = 7
 
 
@@ -52,7 +58,7 @@ def _money_column(fact: str, currency: str) -> str:
     return f"v_{'unit' if fact == 'unit_value' else 'total'}_{currency.lower()}"
 
 
-def _leaf(leaf: Leaf) -> str:
+def _leaf(leaf: Leaf, licence: str | None) -> str:
     operator = OPERATORS[leaf.op]
     if operator.sql is None:
         raise NotVectorisable(f"{leaf.describe()}: operator '{leaf.op}' has no SQL form")
@@ -60,25 +66,47 @@ def _leaf(leaf: Leaf) -> str:
         if not isinstance(leaf.operand, Money):
             raise NotVectorisable(f"{leaf.describe()}: a money test needs a money operand")
         column = _money_column(leaf.fact, leaf.operand.currency)
+    elif leaf.fact in _LICENCE_SQL:
+        column = (f"{licence}.{_LICENCE_SQL[leaf.fact]}" if licence
+                  else "CAST(NULL AS VARCHAR)")
     else:
         column = _FACT_SQL[leaf.fact]
     return operator.sql(column, leaf.operand, leaf.options)
 
 
-def node_sql(node: Node) -> str:
-    """The SQL boolean of a condition tree (NULL where unknown)."""
+def node_sql(node: Node, licence: str | None = None) -> str:
+    """The SQL boolean of a condition tree (NULL where unknown).
+
+    ``licence`` names the lambda variable holding the licence under test;
+    without it the licence facts are NULL (not stated).
+    """
     if isinstance(node, Leaf):
-        return _leaf(node)
+        return _leaf(node, licence)
     if isinstance(node, Not):
-        return f"(NOT {node_sql(node.child)})"
+        return f"(NOT {node_sql(node.child, licence)})"
     joiner = " AND " if isinstance(node, AllOf) else " OR "
     assert isinstance(node, AllOf | AnyOf)
-    return "(" + joiner.join(node_sql(c) for c in node.children) + ")"
+    return "(" + joiner.join(node_sql(c, licence) for c in node.children) + ")"
+
+
+def _exempt_sql(exemptions: tuple[Exemption, ...], day: str) -> str | None:
+    """TRUE where an exemption in force is met (with some licence, if it reads them)."""
+    met = []
+    for exemption in exemptions:
+        if any(leaf.fact in _LICENCE_SQL for leaf in leaves(exemption.when)):
+            condition = (f"CASE WHEN len(licences) = 0 THEN {node_sql(exemption.when)}"
+                         f" ELSE list_bool_or(list_transform(licences,"
+                         f" lambda lic: {node_sql(exemption.when, 'lic')})) END")
+        else:
+            condition = node_sql(exemption.when)
+        met.append(f"({_in_force(exemption, day)} AND ({condition}) IS TRUE)")
+    return " OR ".join(met) if met else None
 
 
 def currencies(rules: RuleSet) -> list[str]:
-    """Every currency a value threshold of the rules is stated in."""
-    return sorted({leaf.operand.currency for rule in rules for leaf in leaves(rule.when)
+    """Every currency a value threshold of the rules (or their exemptions) is stated in."""
+    trees = [rule.when for rule in rules] + [e.when for e in rules.exemptions]
+    return sorted({leaf.operand.currency for tree in trees for leaf in leaves(tree)
                    if isinstance(leaf.operand, Money)})
 
 
@@ -91,7 +119,7 @@ class CompiledQuery:
     per_record: tuple[tuple[Rule, str], ...]
 
 
-def _in_force(rule: Rule, day: str) -> str:
+def _in_force(rule: Rule | Exemption, day: str) -> str:
     start = f"{day} >= {sql_text(rule.in_force.start)}"
     if rule.in_force.until is None:
         return start
@@ -145,16 +173,20 @@ def compile_rules(rules: RuleSet, as_of: dt.date | None = None) -> CompiledQuery
     for rule in rules:
         try:
             condition = node_sql(rule.when)
+            exempt = _exempt_sql(rules.exemptions_for(rule.id), day)
         except NotVectorisable as exc:
             per_record.append((rule, str(exc)))
             continue
         vectorised.append(rule)
-        verdict = sql_text(rule.verdict.value)
+        verdict, undetermined = sql_text(rule.verdict.value), "'undetermined'"
+        if exempt is not None:
+            verdict = f"CASE WHEN {exempt} THEN 'exempted' ELSE {verdict} END"
+            undetermined = f"CASE WHEN {exempt} THEN 'exempted' ELSE 'undetermined' END"
         parts.append(
             f"{{'rule': {sql_text(rule.id)}, 'verdict': CASE WHEN NOT {_in_force(rule, day)}"
             f" THEN NULL ELSE CASE coalesce(CAST({condition} AS INTEGER), 2)"
-            f" WHEN 1 THEN {verdict} WHEN 2 THEN 'undetermined' END END}}")
-    targets = currencies(RuleSet(vectorised))
+            f" WHEN 1 THEN {verdict} WHEN 2 THEN {undetermined} END END}}")
+    targets = currencies(rules.subset(vectorised))
     joins, money = _rate_joins(targets)
     select_money = f", {money}" if money else ""
     judged = ", ".join(parts) if parts else "NULL"

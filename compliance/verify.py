@@ -144,6 +144,18 @@ class Verifier:
                 self.run.failures.append(Failure(
                     f"{file}: {transfer.id}",
                     f"expected {show(wanted)}; got {show(got)}"))
+            stated = expected.regimes.get(transfer.id)
+            if stated:
+                standing = {r.pack.pack: r.status.value
+                            for r in self.engine.evaluate_transfer(transfer).regimes}
+                for pack, status in sorted(stated.items()):
+                    if standing.get(pack) != status:
+                        self.run.failures.append(Failure(
+                            f"{file}: {transfer.id}", f"expected {status} under {pack};"
+                            f" got {standing.get(pack, 'no such pack loaded')}"))
+        for transfer_id in sorted(set(expected.regimes) - set(ids)):
+            self.run.failures.append(Failure(file, f"regimes name transfer {transfer_id},"
+                                             " which is not in the case"))
 
 
 def verify(engine: Engine, cases: Iterable[tuple[Case, str, ExpectedCase | None]]) -> TestRun:

@@ -43,7 +43,8 @@ def test_bundled_packs_lint_clean() -> None:
 
 def test_lint_command_exit_status(cli) -> None:
     clean = cli("rules", "lint")
-    assert clean.status == 0 and clean.out.rstrip().endswith("0 errors, 0 warnings, 2 notes")
+    assert clean.status == 0
+    assert re.search(r"\n0 errors, 0 warnings, \d+ notes$", clean.out.rstrip())
     broken = cli("rules", "lint", DATA / "lint" / "contradiction.yaml")
     assert broken.status == 1
     assert "unsatisfiable: rule lint.contradiction can never be met" in broken.out

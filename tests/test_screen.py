@@ -126,13 +126,14 @@ def test_every_record_is_screened_or_rejected_with_its_reason(tmp_path) -> None:
 
 def test_a_column_mapping_reads_a_real_export(tmp_path, cli) -> None:
     (tmp_path / "export.csv").write_text(
-        "DECL,EXP_DATE,EXPORTER_CTRY,DEST,GOODS,HS6,PRICE,CUR\n"
-        "A1,19.06.2024,RU,KP,Limousine,870324,250000,USD\n"
-        "A2,19.06.2024,DE,FR,Tractor,870191,20000,EUR\n", encoding="utf-8")
+        "DECL,EXP_DATE,EXPORTER_CTRY,DEST,GOODS,HS6,PRICE,CUR,MADE\n"
+        "A1,19.06.2024,RU,KP,Limousine,870324,250000,USD,RU\n"
+        "A2,19.06.2024,DE,FR,Tractor,870191,20000,EUR,DE\n", encoding="utf-8")
     (tmp_path / "map.yaml").write_text(
         "columns:\n  id: DECL\n  date: EXP_DATE\n  supplier.country: EXPORTER_CTRY\n"
         "  recipient.country: DEST\n  item.description: GOODS\n  item.hs_code: HS6\n"
         "  item.unit_value.amount: PRICE\n  item.unit_value.currency: CUR\n"
+        "  item.made_in: MADE\n"
         "constants:\n  type: sale\ndate_format: '%d.%m.%Y'\n", encoding="utf-8")
     run = cli("screen", tmp_path / "export.csv", "--map", tmp_path / "map.yaml",
               "--out", tmp_path / "findings.jsonl")
@@ -184,7 +185,7 @@ def test_parquet_and_data_frames(tmp_path) -> None:
 
     table = pa.table({"date": ["2024-06-19"], "supplier.country": ["RU"],
                       "recipient.country": ["KP"], "item.hs_code": ["8703"],
-                      "item.description": ["Limousine"]})
+                      "item.description": ["Limousine"], "item.made_in": ["RU"]})
     pq.write_table(table, tmp_path / "records.parquet")
     for source in (tmp_path / "records.parquet", table):
         result = screen(source, BUNDLED)
@@ -195,10 +196,10 @@ def test_parquet_and_data_frames(tmp_path) -> None:
 
 def test_the_public_api_screens_with_a_mapping(tmp_path) -> None:
     (tmp_path / "records.csv").write_text(
-        "WHEN,FROM,TO,HS\n2024-06-19,RU,KP,8703\n", encoding="utf-8")
+        "WHEN,FROM,TO,HS,MADE\n2024-06-19,RU,KP,8703,RU\n", encoding="utf-8")
     (tmp_path / "map.yaml").write_text(
         "columns: {date: WHEN, supplier.country: FROM, recipient.country: TO,"
-        " item.hs_code: HS}\n", encoding="utf-8")
+        " item.hs_code: HS, item.made_in: MADE}\n", encoding="utf-8")
     result = compliance.screen(tmp_path / "records.csv", mapping=tmp_path / "map.yaml")
     assert (result.read, result.screened) == (1, 1)
     assert {f[4] for f in result.findings} == {"un.dprk.luxury.vehicles",

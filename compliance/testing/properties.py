@@ -19,9 +19,9 @@ from hypothesis import given, settings
 from compliance import reports
 from compliance.conditions import leaves
 from compliance.engine import Engine, FindingVerdict
-from compliance.models import Case, Money, Transfer
+from compliance.models import Case, Licence, Money, Transfer
 from compliance.reference import hs_nomenclature
-from compliance.rules import Rule
+from compliance.rules import Rule, RuleSet
 from compliance.testing import strategies as s
 from compliance.testing.render import case_yaml
 from compliance.testing.witnesses import UnsatisfiableRule, clearing, undetermined, violating
@@ -305,9 +305,61 @@ def reports_are_deterministic(engine: Engine, config: settings) -> None:
     check()
 
 
+def _words(engine: Engine, fact: str) -> list[str]:
+    """The texts the pack's exemptions test ``fact`` against, to draw records that meet them."""
+    found = {str(word) for e in engine.rules.exemptions for leaf in leaves(e.when)
+             if leaf.fact == fact and isinstance(leaf.operand, tuple) for word in leaf.operand}
+    return sorted(found)
+
+
+def exemptions_never_add_findings(engine: Engine, config: settings) -> None:
+    """Exemptions only turn findings into ``exempted``: never add one, drop one, or change one.
+
+    Transfers are drawn to meet the exempted rules, then given licences and a
+    recipient role drawn partly from the words the exemptions look for; the
+    verdicts with the pack's exemptions and without them must differ only in
+    findings that became ``exempted``, each by an exemption naming its rule.
+    """
+    plain = Engine(RuleSet(engine.rules.rules, engine.rules.packs), engine.rates)
+    pools = [s.transfers()]
+    for exemption in engine.rules.exemptions:
+        for rule_id in exemption.exempts:
+            rule = engine.rules.get(rule_id)
+            try:
+                pools.append(violating(rule) if rule is not None else s.transfers())
+            except UnsatisfiableRule:
+                continue
+    issuers = [*_words(engine, "licence.issuer"), "BIS", "OFSI", "national authority"]
+    covers = [*_words(engine, "licence.covers"), "spare parts"]
+    roles = [*_words(engine, "recipient.role"), "trading-company"]
+    licences = st.builds(Licence, issuer=st.sampled_from(issuers),
+                         reference=st.sampled_from(["REF-1", "REF-2"]),
+                         covers=st.none() | st.sampled_from(covers))
+
+    @settings(config)
+    @given(st.one_of(pools), st.lists(licences, max_size=2), st.none() | st.sampled_from(roles))
+    def check(transfer: Transfer, held: list[Licence], role: str | None) -> None:
+        transfer = transfer.model_copy(update={
+            "licences": tuple(held),
+            "recipient": transfer.recipient.model_copy(update={"role": role})})
+        without = {(i, r): v for i, r, v in plain.verdicts(transfer)}
+        found = engine.verdicts(transfer)
+        if {(i, r) for i, r, _ in found} != set(without):
+            _fail(None, "exemptions added or removed a finding", transfer)
+        for index, rule_id, verdict in found:
+            if verdict is FindingVerdict.EXEMPTED:
+                if not engine.rules.exemptions_for(rule_id):
+                    _fail(None, f"{rule_id} was exempted, but no exemption names it", transfer)
+            elif verdict is not without[(index, rule_id)]:
+                _fail(None, f"an exemption changed {rule_id} to {verdict.value}", transfer)
+
+    check()
+
+
 PACK_PROPERTIES: tuple[tuple[str, Callable[[Engine, settings], None]], ...] = (
     ("order-does-not-matter", order_does_not_matter),
     ("evaluators-agree", evaluators_agree),
     ("reports-are-deterministic", reports_are_deterministic),
+    ("exemptions-never-add-findings", exemptions_never_add_findings),
 )
 """Every property of a whole pack."""
