@@ -12,7 +12,7 @@ import compliance
 from compliance.loader import expectations_path, load_expectations
 from tests.conftest import CASES
 
-CASE_FILES = sorted(p for p in CASES.glob("*.yaml") if not p.stem.endswith(".expected"))
+CASE_FILES = sorted(p for p in CASES.rglob("*.yaml") if not p.stem.endswith(".expected"))
 PYONGYANG = CASES / "pyongyang-summit-2024.yaml"
 
 
@@ -39,7 +39,14 @@ def _key(row: dict) -> tuple:
     return (row["item"], row["rule"], row["verdict"])
 
 
-@pytest.mark.parametrize("case_file", CASE_FILES, ids=lambda p: p.stem)
+def test_the_corpus_holds_real_and_constructed_cases() -> None:
+    real = [p for p in CASE_FILES if p.parent == CASES]
+    assert len(real) >= 15, "at least 15 real cases, each with its sources"
+    for case_file in real:
+        assert compliance.load_case(case_file).sources, f"{case_file.name} cites no source"
+
+
+@pytest.mark.parametrize("case_file", CASE_FILES, ids=lambda p: p.relative_to(CASES).as_posix())
 def test_case_gives_expected_findings(case_file: Path, rules: compliance.RuleSet) -> None:
     expected = _expected(case_file)
     report = compliance.check(case_file, rules)
@@ -54,6 +61,11 @@ def test_case_gives_expected_findings(case_file: Path, rules: compliance.RuleSet
             if "missing" in row:
                 assert match.get("missing") == row["missing"], transfer_id
         assert [_key(r) for r in got] == [_key(r) for r in wanted], transfer_id
+    standing = {result.transfer.id: {r.pack.pack: r.status.value for r in result.regimes}
+                for case in report.evaluation.cases for result in case.transfers}
+    for transfer_id, packs in expected.get("regimes", {}).items():
+        for pack, status in packs.items():
+            assert standing[transfer_id].get(pack) == status, (transfer_id, pack)
 
 
 def _findings(report: compliance.Report, transfer_id: str) -> list[compliance.Finding]:
@@ -87,15 +99,35 @@ def test_dogs_engage_no_rule(pyongyang: compliance.Report) -> None:
 
 def test_tea_set_is_undetermined_for_want_of_value_and_subheading(
         pyongyang: compliance.Report) -> None:
-    (finding,) = _findings(pyongyang, "tea-set-2024-06")
+    (finding,) = [f for f in _findings(pyongyang, "tea-set-2024-06")
+                  if f.rule.id == "un.dprk.luxury.porcelain_tableware"]
     assert finding.verdict is compliance.FindingVerdict.UNDETERMINED
     assert finding.missing == ("hs_code", "unit_value")
     assert "unit_value ≤ 100 USD" in finding.clears_if
 
 
 def test_dirk_is_left_for_review_not_called_a_violation(pyongyang: compliance.Report) -> None:
-    (finding,) = _findings(pyongyang, "naval-dirk-2024-06")
+    (finding,) = [f for f in _findings(pyongyang, "naval-dirk-2024-06")
+                  if f.rule.pack == "un.dprk"]
     assert (finding.rule.id, finding.verdict.value) == ("un.dprk.arms.bladed", "review")
+
+
+def test_us_law_is_undetermined_only_for_want_of_where_goods_were_made(
+        pyongyang: compliance.Report) -> None:
+    (finding,) = [f for f in _findings(pyongyang, "naval-dirk-2024-06")
+                  if f.rule.pack == "us.ear"]
+    assert finding.verdict is compliance.FindingVerdict.UNDETERMINED
+    assert finding.missing == ("made_in",)
+
+
+def test_regimes_that_do_not_reach_a_transfer_are_outside_not_clear(
+        pyongyang: compliance.Report) -> None:
+    (result,) = [t for case in pyongyang.evaluation.cases for t in case.transfers
+                 if t.transfer.id == "pungsan-dogs-2024-06"]
+    standing = {r.pack.pack: r.status.value for r in result.regimes}
+    assert standing["un.dprk"] == "no-findings"
+    assert standing["eu.dprk"] == "outside"
+    assert standing["us.ear"] == "outside"
 
 
 def test_explanation_names_each_fact_and_value(pyongyang: compliance.Report) -> None:
