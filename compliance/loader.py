@@ -75,7 +75,7 @@ for _tag, _pattern, _first in (
     )
 
 try:  # libyaml's parser when present; the pure-Python one otherwise
-    from yaml import CParser as _Parser
+    from yaml.cyaml import CParser as _Parser
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     _Parser = None
 

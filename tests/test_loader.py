@@ -89,3 +89,16 @@ def test_folders_are_read_in_order_without_expectations(write, tmp_path) -> None
 
     found = [display for _, display in collect_files([tmp_path / "cases"])]
     assert [f.rsplit("/cases/", 1)[1] for f in found] == ["a/z.yml", "b.yaml"]
+
+
+def test_libyaml_parses_when_pyyaml_has_it() -> None:
+    import yaml
+
+    from compliance import loader
+
+    if not yaml.__with_libyaml__:  # a build of PyYAML without libyaml: the Python parser
+        assert loader._Composer.__mro__[1] is yaml.reader.Reader
+        return
+    from yaml.cyaml import CParser
+
+    assert issubclass(loader._Composer, CParser)
