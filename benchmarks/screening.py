@@ -321,7 +321,9 @@ def ours(path: Path, limit: int, mode: str) -> int:
     import compliance
     from compliance.engine import Engine
 
-    rules = compliance.load_rules()
+    # the rules the hand-written baselines encode, so that every column does the same work
+    bundled = compliance.load_rules()
+    rules = bundled.subset([r for r in bundled if r.id in {row[0] for row in HAND}])
     if mode == "vectorised":
         from compliance.screening import screen
 
