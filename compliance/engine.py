@@ -35,6 +35,7 @@ from compliance.compiler import (
     prepare,
 )
 from compliance.conditions import leaves
+from compliance.facts import FACTS
 from compliance.models import Case, Item, Licence, Transfer
 from compliance.operators import Env, Outcome, fast_under
 from compliance.rules import Exemption, Rule, RulePack, RuleSet
@@ -161,7 +162,7 @@ class _Exemptions:
     def compile(exemptions: tuple[Exemption, ...]) -> _Exemptions:
         return _Exemptions(tuple(
             (e, compile_node(e.when), compile_outcome(e.when),
-             any(leaf.fact.startswith("licence.") for leaf in leaves(e.when)))
+             any(FACTS[leaf.fact].scope == "licence" for leaf in leaves(e.when)))
             for e in exemptions))
 
     @staticmethod

@@ -507,7 +507,7 @@ def load_rule_file(
     if raw_reach is not None and pack_reach is None:
         lists = None  # the reach is broken: its problems are reported once, rules not joined
     rules: list[Rule] = []
-    first_seen: dict[str, int] = {}
+    first_seen: dict[str, str] = {}
     for index, raw in enumerate(_entries(data, "rules")):
         if f"rules[{index}" in broken or lists is None:
             continue
@@ -562,16 +562,16 @@ def _entries(data: dict[str, Any], key: str) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _unique(identifier: str, where: Path_, first_seen: dict[str, int], document: Document,
+def _unique(identifier: str, where: Path_, first_seen: dict[str, str], document: Document,
             problems: list[Diagnostic], what: str) -> None:
     """Report an id used before in this file (rules and exemptions share one namespace)."""
     if identifier in first_seen:
         problems.append(Diagnostic(
             "duplicate-id", f"{what} id '{identifier}' is used twice in this file"
-            f" (first at {where[0]}[{first_seen[identifier]}])",
+            f" (first at {first_seen[identifier]})",
             document.span((*where, "id")), _show_path((*where, "id")),
             "give every rule and exemption its own id"))
-    first_seen.setdefault(identifier, where[1])  # type: ignore[arg-type]
+    first_seen.setdefault(identifier, _show_path(where))
 
 
 def _suggest_id(word: str, choices: set[Any]) -> str:

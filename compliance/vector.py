@@ -93,7 +93,7 @@ def _exempt_sql(exemptions: tuple[Exemption, ...], day: str) -> str | None:
     """TRUE where an exemption in force is met (with some licence, if it reads them)."""
     met = []
     for exemption in exemptions:
-        if any(leaf.fact in _LICENCE_SQL for leaf in leaves(exemption.when)):
+        if any(FACTS[leaf.fact].scope == "licence" for leaf in leaves(exemption.when)):
             condition = (f"CASE WHEN len(licences) = 0 THEN {node_sql(exemption.when)}"
                          f" ELSE list_bool_or(list_transform(licences,"
                          f" lambda lic: {node_sql(exemption.when, 'lic')})) END")
