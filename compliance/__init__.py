@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from compliance._version import __version__
+from compliance.correlate import ChainFinding, Correlator
 from compliance.engine import Engine, Evaluation, Finding, FindingVerdict
 from compliance.errors import (
     CaseFileError,
@@ -34,7 +35,9 @@ from compliance.rules import Rule, RuleSet, Verdict, rule_file_schema
 __all__ = [
     "Case",
     "CaseFileError",
+    "ChainFinding",
     "ComplianceError",
+    "Correlator",
     "Diagnostic",
     "EcbRates",
     "Engine",

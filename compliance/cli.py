@@ -13,7 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from typing import IO
+from typing import IO, Any
 
 import compliance
 from compliance.conditions import Leaf, Node, Not, outline
@@ -84,6 +84,22 @@ def _parser() -> argparse.ArgumentParser:
     _rules_option(screen)
     screen.add_argument("--as-of", type=_date, metavar="DATE",
                         help="judge every record by the rules in force on DATE")
+
+    watch = commands.add_parser(
+        "watch", help="follow a stream of transfers (JSONL) and report chains as they complete",
+        description="Read transfers as JSONL (one per line, in the case-file shape) from a file"
+                    " or standard input, keep what the correlation rules need (bounded by their"
+                    " windows), and print each chain as it completes. A malformed line is"
+                    " reported with its number, skipped and counted. Exit status: 2 if a line"
+                    " was rejected, else 1 if a chain is a violation, else 0.")
+    watch.add_argument("source", nargs="?", default="-", metavar="PATH",
+                       help="a JSONL file (default: standard input)")
+    _rules_option(watch)
+    watch.add_argument("--engine", choices=("plain", "rete"), default="plain",
+                       help="plain Python (default), or durable_rules' Rete engine"
+                            ' (pip install "compliance[rete]")')
+    watch.add_argument("--format", choices=("text", "jsonl"), default="text",
+                       help="text for a reader (default), jsonl for programs")
 
     test = commands.add_parser(
         "test", help="run rule examples and expected case findings, with coverage",
@@ -171,6 +187,71 @@ def _screen(args: argparse.Namespace) -> int:
     if result.out:
         print(f"findings written to {result.out}; rejects to {result.rejects}")
     return 1 if any(v == "violation" for _, v in result.counts) else 0
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from compliance.correlate import Correlator
+    from compliance.reports import chain_doc, render_chain
+
+    rules = compliance.load_rules(args.rules)
+    if args.engine == "rete":
+        from compliance.rete import ReteCorrelator
+
+        correlator: Any = ReteCorrelator(rules)
+    else:
+        correlator = Correlator(rules)
+    if not rules.correlations:
+        print("note: the rules hold no correlation rules; nothing can complete",
+              file=sys.stderr)
+    name = "<stdin>" if args.source == "-" else args.source
+    try:
+        stream = sys.stdin if args.source == "-" else open(  # noqa: SIM115
+            args.source, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read {args.source}: {exc.strerror or exc}") from None
+    read = transfers = rejected = violations = chains = 0
+    console = None
+    if args.format == "text":
+        from rich.console import Console
+        from rich.text import Text
+
+        console = Console(file=sys.stdout, highlight=False, soft_wrap=True,
+                          force_terminal=sys.stdout.isatty(), no_color=not sys.stdout.isatty())
+
+        def say(*parts: Any, indent: int = 0) -> None:
+            text = Text(" " * indent)
+            for part in parts:
+                text.append(*(part if isinstance(part, tuple) else (part,)))
+            console.print(text)
+
+    with stream:
+        for number, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            read += 1
+            try:
+                transfer = compliance.Transfer.model_validate_json(line)
+            except ValidationError as exc:
+                rejected += 1
+                error = exc.errors(include_url=False)[0]
+                where = ".".join(str(p) for p in error["loc"]) or "line"
+                print(f"{name}:{number}: rejected: {where}: {error['msg']}", file=sys.stderr)
+                continue
+            transfers += 1
+            for finding in correlator.feed(transfer, name):
+                chains += 1
+                violations += finding.verdict.value == "violation"
+                if console is None:
+                    print(json.dumps(chain_doc(finding).model_dump(mode="json"),
+                                     ensure_ascii=False), flush=True)
+                else:
+                    render_chain(say, finding, indent=0)
+                    sys.stdout.flush()
+    print(f"lines read {read:,}; transfers {transfers:,}; rejected {rejected:,};"
+          f" chains {chains:,}", file=sys.stderr)
+    return 2 if rejected else 1 if violations else 0
 
 
 def _test(args: argparse.Namespace) -> int:
@@ -298,6 +379,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _screen(args)
         if args.command == "test":
             return _test(args)
+        if args.command == "watch":
+            return _watch(args)
         if args.command == "rules":
             action = {"list": _rules_list, "lint": _rules_lint, "show": _rules_show}
             return action[args.rules_command](args)

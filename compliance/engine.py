@@ -35,6 +35,7 @@ from compliance.compiler import (
     prepare,
 )
 from compliance.conditions import leaves
+from compliance.correlate import ChainFinding, Correlator
 from compliance.facts import FACTS
 from compliance.models import Case, Item, Licence, Transfer
 from compliance.operators import Env, Outcome, fast_under
@@ -199,11 +200,12 @@ class _Exemptions:
 
 @dataclass(frozen=True, slots=True)
 class CaseResult:
-    """A case and the result of each of its transfers, in the order of the file."""
+    """A case, the result of each of its transfers in the order of the file, and its chains."""
 
     case: Case
     file: str | None
     transfers: tuple[TransferResult, ...]
+    chains: tuple[ChainFinding, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,9 +377,18 @@ class Engine:
 
     def evaluate_case(self, case: Case, file: str | None = None,
                       as_of: dt.date | None = None) -> CaseResult:
-        """Every transfer of a case, in the order of the file."""
+        """Every transfer of a case, in the order of the file, and the chains across them.
+
+        Correlation rules see the transfers of one case (a matter under review),
+        in date order; each chain is judged by the correlations in force on the
+        date of its last record.
+        """
+        chains: tuple[ChainFinding, ...] = ()
+        if self.rules.correlations:
+            correlator = Correlator(self.rules, self.rates)
+            chains = tuple(correlator.run((t, case.case) for t in case.transfers))
         return CaseResult(case, file, tuple(
-            self.evaluate_transfer(t, case.case, as_of) for t in case.transfers))
+            self.evaluate_transfer(t, case.case, as_of) for t in case.transfers), chains)
 
     def evaluate(self, cases: Iterable[tuple[Case, str | None]],
                  as_of: dt.date | None = None) -> Evaluation:

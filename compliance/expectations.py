@@ -21,6 +21,16 @@ class ExpectedFinding(BaseModel):
         None, description="For undetermined findings: the facts that must be named missing")
 
 
+class ExpectedChain(BaseModel):
+    """A finding of a correlation rule: the rule, the link, the transfers of the chain in order."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rule: str
+    link: str
+    transfers: list[str] = Field(min_length=1)
+
+
 class ExpectedCase(BaseModel):
     """Every transfer of a case with the findings it must produce (an empty list: none).
 
@@ -33,3 +43,5 @@ class ExpectedCase(BaseModel):
     case: str
     transfers: dict[str, list[ExpectedFinding]]
     regimes: dict[str, dict[str, Standing]] = Field(default_factory=dict)
+    chains: list[ExpectedChain] = Field(default_factory=list,
+                                        description="Every chain the case must give, no more")

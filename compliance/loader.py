@@ -31,8 +31,10 @@ from compliance.errors import CaseFileError, Diagnostic, InputError, RuleFileErr
 from compliance.expectations import ExpectedCase
 from compliance.facts import FACTS
 from compliance.layouts import Layout
-from compliance.models import Case, Transfer
+from compliance.models import Case, Money, Transfer
 from compliance.rules import (
+    Correlation,
+    CorrelationSpec,
     Example,
     Exemption,
     ExemptionSpec,
@@ -470,7 +472,7 @@ def bundled_rules_path() -> Path:
 
 def load_rule_file(
     path: Path | str, display: str | None = None,
-) -> tuple[RulePack, list[Rule], list[Exemption]]:
+) -> tuple[RulePack, list[Rule], list[Exemption], list[Correlation]]:
     """Load one rule file: validate its shape, then parse every condition tree in it.
 
     The pack's ``reach`` is parsed for each rule over the rule's days in force
@@ -489,7 +491,7 @@ def load_rule_file(
         raise RuleFileError(problems)
     lists = _lists(data.get("lists", {}))
     broken = {d.field.split("]")[0] for d in problems
-              if d.field.startswith(("rules[", "exemptions["))}
+              if d.field.startswith(("rules[", "exemptions[", "correlations["))}
     raw_reach = data.get("reach") if "reach" not in broken else None
 
     def tree(raw: Any, at: Path_, window: Window = ALWAYS,
@@ -551,10 +553,52 @@ def load_rule_file(
                 in_force=exemption_spec.in_force, because=exemption_spec.because, when=node,
                 pack=str(data.get("pack")), source=document.span(where),
                 notes=exemption_spec.notes))
+    correlations: list[Correlation] = []
+    for index, raw in enumerate(_entries(data, "correlations")):
+        if f"correlations[{index}" in broken or lists is None:
+            continue
+        correlation_spec = CorrelationSpec.model_validate(raw)
+        where = ("correlations", index)
+        _unique(correlation_spec.id, where, first_seen, document, problems, "correlation")
+        window = (correlation_spec.in_force.start, correlation_spec.in_force.end)
+
+        def joined(raw_tree: Any, at: Path_, first: bool, window: Window = window) -> Node | None:
+            # the pack's reach binds the first record of a chain (its nexus), or each record
+            node = tree(raw_tree, at, window)
+            if node is None or raw_reach is None or not first:
+                return node
+            reach = tree(raw_reach, ("reach",), window)
+            return None if reach is None else AllOf((reach, node), node.span)
+
+        steps = [(step.name, joined(step.when, (*where, "sequence", n, "when"), n == 0))
+                 for n, step in enumerate(correlation_spec.sequence or ())]
+        each = (joined(correlation_spec.each, (*where, "each"), True)
+                if correlation_spec.each is not None else None)
+        total = None
+        if correlation_spec.total is not None:
+            try:
+                total = (correlation_spec.total.fact,
+                         Money.model_validate(correlation_spec.total.gt))
+            except ValidationError as exc:
+                problems.extend(diagnostics_from(exc, document, Money,
+                                                 (*where, "total", "gt")))
+                continue
+        if any(node is None for _, node in steps) or (correlation_spec.each is not None
+                                                      and each is None):
+            continue
+        correlations.append(Correlation(
+            id=correlation_spec.id, title=correlation_spec.title,
+            citation=correlation_spec.citation, binds=correlation_spec.binds,
+            in_force=correlation_spec.in_force, verdict=correlation_spec.verdict,
+            because=correlation_spec.because, link=correlation_spec.link,
+            within_days=correlation_spec.within_days,
+            steps=tuple((name, node) for name, node in steps if node is not None),
+            each=each, total=total, pack=str(data.get("pack")), source=document.span(where),
+            notes=correlation_spec.notes))
     if problems or spec is None:
         raise RuleFileError(problems)
     pack = RulePack(spec.pack, spec.title, spec.authority, document.file, spec.binds, pack_reach)
-    return pack, rules, exemptions
+    return pack, rules, exemptions, correlations
 
 
 def _entries(data: dict[str, Any], key: str) -> list[Any]:
@@ -621,16 +665,18 @@ def load_rules(paths: Iterable[Path | str] | Path | str | None = None) -> RuleSe
     packs: list[RulePack] = []
     rules: list[Rule] = []
     exemptions: list[Exemption] = []
+    correlations: list[Correlation] = []
     problems: list[Diagnostic] = []
     for file, display in files:
         try:
-            pack, found, exempting = load_rule_file(file, display)
+            pack, found, exempting, correlating = load_rule_file(file, display)
         except InputError as exc:
             problems.extend(exc.diagnostics)
             continue
         packs.append(pack)
         rules.extend(found)
         exemptions.extend(exempting)
+        correlations.extend(correlating)
     first: dict[str, Rule] = {}
     for rule in rules:
         if rule.id in first and first[rule.id].source.file != rule.source.file:
@@ -640,4 +686,4 @@ def load_rules(paths: Iterable[Path | str] | Path | str | None = None) -> RuleSe
         first.setdefault(rule.id, rule)
     if problems:
         raise RuleFileError(problems)
-    return RuleSet(rules, packs, exemptions)
+    return RuleSet(rules, packs, exemptions, correlations)

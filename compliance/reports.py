@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from compliance import reference
 from compliance._version import __version__
+from compliance.correlate import ChainFinding
 from compliance.engine import (
     SEVERITY,
     Evaluation,
@@ -111,12 +112,37 @@ class TransferDoc(_Doc):
     findings: list[FindingDoc]
 
 
+class ChainRecordDoc(_Doc):
+    step: str = Field(description="The step of the correlation the record met (or each)")
+    transfer: str
+    date: str
+    item: ItemDoc
+    route: list[str]
+    value: str | None = Field(None, description="For a total: the record's value counted")
+    explanation: dict[str, Any]
+
+
+class ChainDoc(_Doc):
+    rule: str
+    title: str
+    verdict: str
+    citation: str
+    legal: LegalDoc
+    because: str
+    link: str = Field(description="The value the records share (a VIN, an IMO number, a name)")
+    final_destination: str
+    total: str | None = None
+    records: list[ChainRecordDoc]
+
+
 class CaseDoc(_Doc):
     case: str
     title: str | None
     file: str | None
     sources: list[str]
     transfers: list[TransferDoc]
+    chains: list[ChainDoc] = Field(description="Findings of correlation rules across the"
+                                   " transfers of the case: chains and totals")
 
 
 class PackDoc(_Doc):
@@ -130,6 +156,7 @@ class SummaryDoc(_Doc):
     transfers: int
     findings: dict[str, int]
     transfers_by_status: dict[str, int]
+    chains: int = 0
 
 
 class ReportDoc(_Doc):
@@ -166,12 +193,10 @@ def _exemption_doc(exempting: Exempting) -> ExemptionDoc:
 
 
 def _finding_doc(finding: Finding) -> FindingDoc:
-    rule, item = finding.rule, finding.item
-    entry = reference.hs_entry(item.hs_code) if item.hs_code else None
+    rule = finding.rule
     return FindingDoc(
         rule=rule.id, title=rule.title, verdict=finding.verdict,
-        item=ItemDoc(index=finding.item_index + 1, description=item.description,
-                     hs_code=item.hs_code, hs_description=entry.description if entry else None),
+        item=_item_doc(finding.item, finding.item_index),
         citation=finding.citation,
         legal=_legal(rule.citation),
         binds=rule.binds, because=rule.because, missing=list(finding.missing),
@@ -207,7 +232,31 @@ def summarise(evaluation: Evaluation) -> SummaryDoc:
             for finding in transfer.findings:
                 counts[finding.verdict.value] += 1
     return SummaryDoc(cases=len(evaluation.cases), transfers=sum(statuses.values()),
-                      findings=counts, transfers_by_status=statuses)
+                      findings=counts, transfers_by_status=statuses,
+                      chains=sum(len(result.chains) for result in evaluation.cases))
+
+
+def _item_doc(item: Any, index: int) -> ItemDoc:
+    entry = reference.hs_entry(item.hs_code) if item.hs_code else None
+    return ItemDoc(index=index + 1, description=item.description, hs_code=item.hs_code,
+                   hs_description=entry.description if entry else None)
+
+
+def chain_doc(finding: ChainFinding) -> ChainDoc:
+    """One correlation finding as report data."""
+    rule = finding.correlation
+    return ChainDoc(
+        rule=rule.id, title=rule.title, verdict=finding.verdict.value, citation=finding.citation,
+        legal=_legal(rule.citation), because=rule.because, link=finding.link,
+        final_destination=finding.final_destination,
+        total=str(finding.total) if finding.total is not None else None,
+        records=[ChainRecordDoc(
+            step=link.step, transfer=link.record.transfer.id,
+            date=link.record.day.isoformat(),
+            item=_item_doc(link.record.item, link.record.item_index),
+            route=list(link.record.transfer.route),
+            value=str(link.value) if link.value is not None else None,
+            explanation=to_data(link.trace)) for link in finding.chain])
 
 
 def build(evaluation: Evaluation) -> ReportDoc:
@@ -215,7 +264,8 @@ def build(evaluation: Evaluation) -> ReportDoc:
     cases = [
         CaseDoc(case=result.case.case, title=result.case.title, file=result.file,
                 sources=list(result.case.sources),
-                transfers=[_transfer_doc(t) for t in result.transfers])
+                transfers=[_transfer_doc(t) for t in result.transfers],
+                chains=[chain_doc(c) for c in result.chains])
         for result in evaluation.cases
     ]
     return ReportDoc(
@@ -267,12 +317,32 @@ def render_text(evaluation: Evaluation, stream: IO[str], color: bool | None = No
             say(("file ", "dim"), result.file, indent=2)
         for outcome in result.transfers:
             _render_transfer(say, outcome)
+        for chain in result.chains:
+            render_chain(say, chain)
         say()
     doc = summarise(evaluation)
     counts = ", ".join(f"{n} {v}" for v, n in doc.findings.items())
     statuses = ", ".join(f"{n} {s}" for s, n in doc.transfers_by_status.items() if n)
     say(("summary: ", "bold"), f"{doc.cases} case(s), {doc.transfers} transfer(s)",
-        f" ({statuses}); findings: {counts}")
+        f" ({statuses}); findings: {counts}; chains: {doc.chains}")
+
+
+def render_chain(say: Any, finding: ChainFinding, indent: int = 2) -> None:
+    """A correlation finding for a reader: rule, citation, link, then each record and step."""
+    verdict = finding.verdict.value
+    say((f"CHAIN {verdict.upper()}", _STYLE[verdict]), "  ", (finding.correlation.id, "bold"),
+        "  ", finding.citation, indent=indent)
+    total = f"; total {finding.total}" if finding.total is not None else ""
+    say(finding.correlation.title, f" (link {finding.link}; final destination"
+        f" {finding.final_destination}{total})", indent=indent + 2)
+    for link in finding.chain:
+        record = link.record
+        value = f"  {link.value}" if link.value is not None else ""
+        say((f"{link.step}: ", "bold"), f"{record.transfer.id}  {record.day}  ",
+            f"{record.transfer.supplier} → {record.transfer.recipient}  route"
+            f" {' → '.join(record.transfer.route)}  item {record.item_index + 1}:"
+            f" {record.item.description}{value}", indent=indent + 2)
+        _render_trace(say, link.trace, indent + 4)
 
 
 def _render_transfer(say: Any, result: TransferResult) -> None:
@@ -386,6 +456,13 @@ class Report:
         """Write the report for a reader (colour only on a terminal unless asked)."""
         render_text(self.evaluation, stream, color)
 
+    @property
+    def chains(self) -> list[ChainFinding]:
+        """Every finding of a correlation rule, case by case."""
+        return [c for case in self.evaluation.cases for c in case.chains]
+
     def exit_status(self, fail_on: frozenset[str] = frozenset({"violation"})) -> int:
-        """1 if any finding has a verdict in ``fail_on``, else 0."""
-        return 1 if any(f.verdict.value in fail_on for f in self.findings) else 0
+        """1 if any finding or chain has a verdict in ``fail_on``, else 0."""
+        verdicts = [f.verdict.value for f in self.findings] + \
+            [c.verdict.value for c in self.chains]
+        return 1 if any(v in fail_on for v in verdicts) else 0

@@ -33,7 +33,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from compliance.conditions import Node, condition_schema
-from compliance.models import CountryCode, HsCode, IsoDate, Text, Transfer
+from compliance.models import CountryCode, HsCode, IsoDate, Money, Text, Transfer
 from compliance.source import Span
 
 RULE_ID_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$"
@@ -184,6 +184,58 @@ class ExemptionSpec(_Spec):
     notes: str | None = None
 
 
+LINK_PATTERN = (r"^(?:(?:item|supplier|recipient)\.identifiers\.[a-z0-9_]+"
+                r"|(?:supplier|recipient)\.name)$")
+"""What records of a correlation share: an identifier of the item or a party, or a party."""
+
+
+class StepSpec(_Spec):
+    """One step of a sequence: the records that meet ``when`` at that point of the chain."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    when: RawCondition
+
+
+class TotalSpec(_Spec):
+    """A cumulative value over the records of a window: their sum must exceed ``gt``."""
+
+    fact: Literal["total_value", "unit_value"] = "total_value"
+    gt: dict[str, Any] = Field(description="The threshold: {amount, currency}")
+
+
+class CorrelationSpec(_Spec):
+    """A rule over several transfers that share a link, within a window of days.
+
+    Either a ``sequence`` of steps met in date order (goods exported to a third
+    country, then delivered to the DPRK) or ``each`` with a ``total`` (several
+    consignments to one consignee whose values together cross a threshold).
+    """
+
+    id: Annotated[str, AfterValidator(_rule_id)]
+    title: Text
+    citation: Citation
+    binds: Text
+    in_force: InForce
+    verdict: Verdict
+    because: Text
+    link: Annotated[str, Field(pattern=LINK_PATTERN, description="item.identifiers.vin,"
+                               " supplier.identifiers.imo, recipient.name...")]
+    within_days: int = Field(gt=0, le=3660, description="The most days from first to last record")
+    sequence: list[StepSpec] | None = Field(None, min_length=2, max_length=6)
+    each: RawCondition | None = None
+    total: TotalSpec | None = None
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _one_pattern(self) -> CorrelationSpec:
+        if (self.sequence is None) == (self.each is None or self.total is None):
+            raise PydanticCustomError(
+                "correlation_pattern",
+                "a correlation has either a sequence of steps, or each and total",
+                {"path": ("sequence",)})
+        return self
+
+
 class ListsSpec(_Spec):
     """Named lists, declared once and used by many rules as ``$name``."""
 
@@ -205,6 +257,7 @@ class RulePackSpec(_Spec):
     lists: ListsSpec = Field(default_factory=ListsSpec)
     rules: list[RuleSpec] = Field(min_length=1)
     exemptions: list[ExemptionSpec] = Field(default_factory=list)
+    correlations: list[CorrelationSpec] = Field(default_factory=list)
 
 
 def rule_file_schema() -> dict[str, Any]:
@@ -214,6 +267,9 @@ def rule_file_schema() -> dict[str, Any]:
     definitions["Condition"] = condition_schema()
     definitions["RuleSpec"]["properties"]["when"] = {"$ref": "#/$defs/Condition"}
     definitions["ExemptionSpec"]["properties"]["when"] = {"$ref": "#/$defs/Condition"}
+    definitions["StepSpec"]["properties"]["when"] = {"$ref": "#/$defs/Condition"}
+    definitions["CorrelationSpec"]["properties"]["each"] = {
+        "anyOf": [{"$ref": "#/$defs/Condition"}, {"type": "null"}], "default": None}
     schema["properties"]["reach"] = {"anyOf": [{"$ref": "#/$defs/Condition"}, {"type": "null"}],
                                      "default": None,
                                      "description": schema["properties"]["reach"].get(
@@ -275,6 +331,45 @@ class Exemption:
         return f"<Exemption {self.id} ({self.citation.text})>"
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class Correlation:
+    """A validated correlation rule: its steps, or its per-record test and its total."""
+
+    id: str
+    title: str
+    citation: Citation
+    binds: str
+    in_force: InForce
+    verdict: Verdict
+    because: str
+    link: str
+    within_days: int
+    steps: tuple[tuple[str, Node], ...]
+    each: Node | None
+    total: tuple[str, Money] | None
+    pack: str
+    source: Span
+    notes: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<Correlation {self.id} ({self.citation.text})>"
+
+    @property
+    def window(self) -> dt.timedelta:
+        return dt.timedelta(days=self.within_days)
+
+
+def link_value(link: str, transfer: Transfer, item_index: int) -> str | None:
+    """The value a record holds for a correlation's link, or None when it holds none."""
+    owner, _, rest = link.partition(".")
+    if owner == "item":
+        return transfer.items[item_index].identifiers.get(rest.split(".", 1)[1])
+    party = transfer.supplier if owner == "supplier" else transfer.recipient
+    if rest == "name":
+        return party.name
+    return party.identifiers.get(rest.split(".", 1)[1])
+
+
 @dataclass(frozen=True, slots=True)
 class RulePack:
     """The header of a loaded rule file, with its reach (None: it binds every state)."""
@@ -291,7 +386,8 @@ class RuleSet:
     """Rules from one or more packs, ordered by id, with lookup by id."""
 
     def __init__(self, rules: Sequence[Rule], packs: Sequence[RulePack] = (),
-                 exemptions: Sequence[Exemption] = ()) -> None:
+                 exemptions: Sequence[Exemption] = (),
+                 correlations: Sequence[Correlation] = ()) -> None:
         self.rules: tuple[Rule, ...] = tuple(sorted(rules, key=lambda r: r.id))
         self.packs: tuple[RulePack, ...] = tuple(sorted(packs, key=lambda p: (p.pack, p.file)))
         self._by_id = {rule.id: rule for rule in self.rules}
@@ -299,6 +395,8 @@ class RuleSet:
         self.exemptions: tuple[Exemption, ...] = tuple(sorted(
             (e for e in exemptions if any(r in self._by_id for r in e.exempts)),
             key=lambda e: e.id))
+        self.correlations: tuple[Correlation, ...] = tuple(sorted(correlations,
+                                                                  key=lambda c: c.id))
 
     def __iter__(self) -> Iterator[Rule]:
         return iter(self.rules)
@@ -321,4 +419,4 @@ class RuleSet:
 
     def subset(self, rules: Sequence[Rule]) -> RuleSet:
         """These rules, with the packs and exemptions that go with them."""
-        return RuleSet(rules, self.packs, self.exemptions)
+        return RuleSet(rules, self.packs, self.exemptions, self.correlations)

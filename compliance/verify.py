@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from compliance.correlate import chains_in
 from compliance.engine import Engine
 from compliance.expectations import ExpectedCase
 from compliance.models import Case, Transfer
@@ -153,6 +154,11 @@ class Verifier:
                         self.run.failures.append(Failure(
                             f"{file}: {transfer.id}", f"expected {status} under {pack};"
                             f" got {standing.get(pack, 'no such pack loaded')}"))
+        wanted_chains = sorted((c.rule, c.link, tuple(c.transfers)) for c in expected.chains)
+        got_chains = sorted(chains_in(self.engine.evaluate_case(case).chains))
+        if wanted_chains != got_chains:
+            self.run.failures.append(Failure(file, f"expected chains {wanted_chains or 'none'};"
+                                             f" got {got_chains or 'none'}"))
         for transfer_id in sorted(set(expected.regimes) - set(ids)):
             self.run.failures.append(Failure(file, f"regimes name transfer {transfer_id},"
                                              " which is not in the case"))

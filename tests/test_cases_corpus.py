@@ -9,6 +9,7 @@ import jsonschema
 import pytest
 
 import compliance
+from compliance.correlate import chains_in
 from compliance.loader import expectations_path, load_expectations
 from tests.conftest import CASES
 
@@ -66,6 +67,9 @@ def test_case_gives_expected_findings(case_file: Path, rules: compliance.RuleSet
     for transfer_id, packs in expected.get("regimes", {}).items():
         for pack, status in packs.items():
             assert standing[transfer_id].get(pack) == status, (transfer_id, pack)
+    wanted = sorted((c["rule"], c["link"], tuple(c["transfers"]))
+                    for c in expected.get("chains", []))
+    assert sorted(chains_in(report.chains)) == wanted
 
 
 def _findings(report: compliance.Report, transfer_id: str) -> list[compliance.Finding]:
