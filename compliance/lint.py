@@ -20,7 +20,7 @@ from compliance.errors import Diagnostic, InputError
 from compliance.loader import load_rules
 from compliance.models import Money
 from compliance.operators import Outcome
-from compliance.rules import Exemption, Rule, RuleSet
+from compliance.rules import Correlation, Exemption, Rule, RuleSet
 from compliance.satisfy import solutions
 
 
@@ -83,7 +83,7 @@ def _rule_checks(rule: Rule) -> Iterator[Diagnostic]:
     yield from _citation_checks("rule", rule)
 
 
-def _citation_checks(kind: str, entry: Rule | Exemption) -> Iterator[Diagnostic]:
+def _citation_checks(kind: str, entry: Rule | Exemption | Correlation) -> Iterator[Diagnostic]:
     if entry.citation.url is None:
         yield Diagnostic("missing-url", f"{kind} {entry.id} cites {entry.citation.text}"
                          " without a link", entry.source, "citation.url", severity="warning")
@@ -135,6 +135,7 @@ def lint(paths: Iterable[Path | str] | None = None) -> list[Diagnostic]:
         return list(exc.diagnostics)
     found = [d for rule in rules for d in _rule_checks(rule)]
     found.extend(d for exemption in rules.exemptions for d in _exemption_checks(exemption, rules))
+    found.extend(d for c in rules.correlations for d in _citation_checks("correlation", c))
     found.extend(_redundancy(rules))
     return sorted(found, key=Diagnostic.sort_key)
 

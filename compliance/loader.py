@@ -590,7 +590,9 @@ def load_rule_file(
             id=correlation_spec.id, title=correlation_spec.title,
             citation=correlation_spec.citation, binds=correlation_spec.binds,
             in_force=correlation_spec.in_force, verdict=correlation_spec.verdict,
-            because=correlation_spec.because, link=correlation_spec.link,
+            because=correlation_spec.because,
+            link=tuple([correlation_spec.link] if isinstance(correlation_spec.link, str)
+                       else correlation_spec.link),
             within_days=correlation_spec.within_days,
             steps=tuple((name, node) for name, node in steps if node is not None),
             each=each, total=total, pack=str(data.get("pack")), source=document.span(where),

@@ -218,8 +218,11 @@ class CorrelationSpec(_Spec):
     in_force: InForce
     verdict: Verdict
     because: Text
-    link: Annotated[str, Field(pattern=LINK_PATTERN, description="item.identifiers.vin,"
-                               " supplier.identifiers.imo, recipient.name...")]
+    link: Annotated[str, Field(pattern=LINK_PATTERN)] | list[
+        Annotated[str, Field(pattern=LINK_PATTERN)]] = Field(
+        description="What the records share: item.identifiers.vin, supplier.identifiers.imo,"
+                    " recipient.name... With a list, each record is joined on the first of"
+                    " them it states")
     within_days: int = Field(gt=0, le=3660, description="The most days from first to last record")
     sequence: list[StepSpec] | None = Field(None, min_length=2, max_length=6)
     each: RawCondition | None = None
@@ -342,7 +345,7 @@ class Correlation:
     in_force: InForce
     verdict: Verdict
     because: str
-    link: str
+    link: tuple[str, ...]
     within_days: int
     steps: tuple[tuple[str, Node], ...]
     each: Node | None
@@ -359,15 +362,22 @@ class Correlation:
         return dt.timedelta(days=self.within_days)
 
 
-def link_value(link: str, transfer: Transfer, item_index: int) -> str | None:
-    """The value a record holds for a correlation's link, or None when it holds none."""
-    owner, _, rest = link.partition(".")
-    if owner == "item":
-        return transfer.items[item_index].identifiers.get(rest.split(".", 1)[1])
-    party = transfer.supplier if owner == "supplier" else transfer.recipient
-    if rest == "name":
-        return party.name
-    return party.identifiers.get(rest.split(".", 1)[1])
+def link_value(links: tuple[str, ...], transfer: Transfer, item_index: int) -> str | None:
+    """What a record shares on the first link it states, as ``name:value`` (``vin:WDD...``).
+
+    None when it states none of them: such a record takes part in no chain.
+    """
+    for link in links:
+        owner, _, rest = link.partition(".")
+        name = rest.rsplit(".", 1)[-1]
+        if owner == "item":
+            value = transfer.items[item_index].identifiers.get(name)
+        else:
+            party = transfer.supplier if owner == "supplier" else transfer.recipient
+            value = party.name if rest == "name" else party.identifiers.get(name)
+        if value is not None:
+            return f"{name}:{value}"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
