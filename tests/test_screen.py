@@ -204,3 +204,16 @@ def test_the_public_api_screens_with_a_mapping(tmp_path) -> None:
     assert (result.read, result.screened) == (1, 1)
     assert {f[4] for f in result.findings} == {"un.dprk.luxury.vehicles",
                                                "un.dprk.transport_vehicles.supply"}
+
+
+def test_the_rates_screening_joins_are_the_engines_rates(tmp_path) -> None:
+    import duckdb
+
+    from compliance import reference
+    from compliance.screening import _load_rates
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE rates (currency VARCHAR, day DATE, rate DOUBLE)")
+    _load_rates(con, str(tmp_path))
+    loaded = set(con.execute("SELECT currency, day, rate FROM rates").fetchall())
+    assert loaded == set(reference.default_rates().rows())
