@@ -16,7 +16,7 @@ import difflib
 import re
 import types
 import typing
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from importlib import resources
@@ -58,6 +58,7 @@ _RAW_KEYS = frozenset({"hs_code", "prefix", "except", "hs"})
 
 Path_ = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
+S = TypeVar("S", RuleSpec, ExemptionSpec, CorrelationSpec)
 
 
 class _Resolver(yaml.resolver.BaseResolver):
@@ -508,14 +509,20 @@ def load_rule_file(
     pack_reach = tree(raw_reach, ("reach",)) if raw_reach is not None and lists else None
     if raw_reach is not None and pack_reach is None:
         lists = None  # the reach is broken: its problems are reported once, rules not joined
-    rules: list[Rule] = []
     first_seen: dict[str, str] = {}
-    for index, raw in enumerate(_entries(data, "rules")):
-        if f"rules[{index}" in broken or lists is None:
-            continue
-        rule_spec = RuleSpec.model_validate(raw)
-        where: Path_ = ("rules", index)
-        _unique(rule_spec.id, where, first_seen, document, problems, "rule")
+
+    def valid(key: str, model: type[S]) -> Iterator[tuple[S, Path_]]:
+        """The entries of a list (rules, exemptions, correlations) whose shape is valid."""
+        for index, raw in enumerate(_entries(data, key)):
+            if f"{key}[{index}" in broken or lists is None:
+                continue
+            spec = model.model_validate(raw)
+            where: Path_ = (key, index)
+            _unique(spec.id, where, first_seen, document, problems, key[:-1])
+            yield spec, where
+
+    rules: list[Rule] = []
+    for rule_spec, where in valid("rules", RuleSpec):
         window = (rule_spec.in_force.start, rule_spec.in_force.end)
         node = tree(rule_spec.when, (*where, "when"), window)
         if node is not None and raw_reach is not None:
@@ -531,12 +538,7 @@ def load_rule_file(
             ))
     exemptions: list[Exemption] = []
     rule_ids = {r.get("id") for r in _entries(data, "rules") if isinstance(r, dict)}
-    for index, raw in enumerate(_entries(data, "exemptions")):
-        if f"exemptions[{index}" in broken or lists is None:
-            continue
-        exemption_spec = ExemptionSpec.model_validate(raw)
-        where = ("exemptions", index)
-        _unique(exemption_spec.id, where, first_seen, document, problems, "exemption")
+    for exemption_spec, where in valid("exemptions", ExemptionSpec):
         for n, rule_id in enumerate(exemption_spec.exempts):
             if rule_id not in rule_ids:
                 at = (*where, "exempts", n)
@@ -554,12 +556,7 @@ def load_rule_file(
                 pack=str(data.get("pack")), source=document.span(where),
                 notes=exemption_spec.notes))
     correlations: list[Correlation] = []
-    for index, raw in enumerate(_entries(data, "correlations")):
-        if f"correlations[{index}" in broken or lists is None:
-            continue
-        correlation_spec = CorrelationSpec.model_validate(raw)
-        where = ("correlations", index)
-        _unique(correlation_spec.id, where, first_seen, document, problems, "correlation")
+    for correlation_spec, where in valid("correlations", CorrelationSpec):
         window = (correlation_spec.in_force.start, correlation_spec.in_force.end)
 
         def joined(raw_tree: Any, at: Path_, first: bool, window: Window = window) -> Node | None:
