@@ -27,7 +27,8 @@ from compliance.engine import (
 from compliance.operators import show_value
 from compliance.trace import lines, mark, to_data
 
-REPORT_FORMAT = "compliance-report/1"
+REPORT_FORMAT = "compliance-report/2"
+"""Version 2 added each transfer's `regimes`, `exempted_by` on findings and each case's `chains`."""
 
 
 class _Doc(BaseModel):
