@@ -239,11 +239,20 @@ class _Index:
                        for p in prepared}
 
     def untouched(self, transfer: Transfer) -> bool:
-        """True when no rule can apply: every rule is gated and no gate's country appears."""
+        """True when no rule can apply: every rule is gated and no gate's country appears.
+
+        Called for every record of a screening, so it reads the fields themselves:
+        the route's origin and destination default to the parties' countries, which
+        are tested anyway.
+        """
         named = self.named
-        return not self.always and named.isdisjoint(
-            (transfer.route_destination, transfer.route_origin, transfer.supplier.country,
-             transfer.recipient.country)) and named.isdisjoint(transfer.via)
+        if self.always or transfer.recipient.country in named \
+                or transfer.supplier.country in named:
+            return False
+        destination, origin, via = transfer.destination, transfer.origin, transfer.via
+        return ((destination is None or destination not in named)
+                and (origin is None or origin not in named)
+                and (not via or named.isdisjoint(via)))
 
     def candidates(self, transfer: Transfer, hs_code: str | None,
                    day: dt.date) -> list[PreparedRule]:
