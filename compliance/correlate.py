@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -89,11 +89,6 @@ class ChainFinding:
     @property
     def final_destination(self) -> str:
         return self.chain[-1].record.transfer.route_destination
-
-    @property
-    def key(self) -> tuple[str, str, int]:
-        """(rule, link, the record that completed it): what identifies a finding."""
-        return (self.correlation.id, self.link, self.chain[-1].record.seq)
 
     def __repr__(self) -> str:
         ids = " → ".join(link.record.transfer.id for link in self.chain)
@@ -183,8 +178,7 @@ class Correlator:
 
     def run(self, transfers: Iterable[tuple[Transfer, str]]) -> list[ChainFinding]:
         """Every finding of a batch, fed in date order (then in the order given)."""
-        ordered = sorted(enumerate(transfers), key=lambda pair: (pair[1][0].date, pair[0]))
-        return [f for _, (transfer, case) in ordered for f in self.feed(transfer, case)]
+        return in_date_order(self.feed, transfers)
 
     def _evict(self) -> None:
         # Records arrive in date order, so the oldest are at the front of each queue; a
@@ -257,6 +251,13 @@ class Correlator:
         name, evaluate, _ = compiled.steps[step]
         return ChainLink(name, record, evaluate(record.transfer, record.item,
                                                 Env(record.day, self.rates)))
+
+
+def in_date_order(feed: Callable[[Transfer, str], list[ChainFinding]],
+                  transfers: Iterable[tuple[Transfer, str]]) -> list[ChainFinding]:
+    """Feed a batch to an evaluator in date order (then in the order given); every finding."""
+    ordered = sorted(enumerate(transfers), key=lambda pair: (pair[1][0].date, pair[0]))
+    return [f for _, (transfer, case) in ordered for f in feed(transfer, case)]
 
 
 def chains_in(findings: Iterable[ChainFinding]) -> Iterator[tuple[str, str, tuple[str, ...]]]:

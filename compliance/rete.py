@@ -28,6 +28,7 @@ from compliance.correlate import (
     Correlator,
     Record,
     compile_steps,
+    in_date_order,
     met_steps,
     records_of,
 )
@@ -152,8 +153,7 @@ class ReteCorrelator:
 
     def run(self, transfers: Iterable[tuple[Transfer, str]]) -> list[ChainFinding]:
         """Every finding of a batch, fed in date order (then in the order given)."""
-        ordered = sorted(enumerate(transfers), key=lambda pair: (pair[1][0].date, pair[0]))
-        return [f for _, (transfer, case) in ordered for f in self.feed(transfer, case)]
+        return in_date_order(self.feed, transfers)
 
     def _findings(self, sequence: _Sequence, key_of: dict[int, str | None]) -> list[ChainFinding]:
         # durable_rules fires once per combination. Per completing record, keep the latest
@@ -195,9 +195,4 @@ class ReteCorrelator:
         live = {r.seq for s in self._sequences for r, _ in s.facts}
         for seq in [s for s in self._records if s not in live]:
             del self._records[seq]
-
-
-def held_facts(correlator: ReteCorrelator) -> int:
-    """How many facts durable_rules holds now (bounded by the windows)."""
-    return sum(len(s.facts) for s in correlator._sequences)
 

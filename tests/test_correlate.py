@@ -140,10 +140,11 @@ def test_a_total_crossing_its_threshold_in_the_window(pack) -> None:
 def test_state_stays_within_the_windows(pack) -> None:
     correlator = Correlator(pack)
     start = dt.date(2015, 1, 1)
-    for n in range(2000):
+    for n in range(2000):  # one car a day; each meets two steps (out, on), so is held twice
         day = start + dt.timedelta(days=n)
         correlator.feed(_car(f"t{n}", day.isoformat(), "NL", "CN", f"V{n % 50}"))
-    assert correlator.held <= 50 * 366
+        assert correlator.held <= 2 * 366  # a window of 365 days: 366 days of records at most
+    assert correlator.held == 2 * 366  # without eviction it would hold all 4,000
 
 
 # -- the Rete engine -------------------------------------------------------------------------
