@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from compliance.conditions import AllOf, AnyOf, Leaf, Node, Not
 from compliance.facts import FACTS
+from compliance.gates import country_gate, hs_gate
 from compliance.models import Item, Transfer
 from compliance.operators import OPERATORS, Env, Outcome, all_of, any_of
 from compliance.rules import Rule
@@ -132,58 +132,6 @@ def compile_outcome(node: Node) -> Decider:
         return result
 
     return combination
-
-
-def _gate(node: Node, leaf: Callable[[Leaf], Any], size: Callable[[Any], int],
-          union: Callable[[list[Any]], Any]) -> Any:
-    """A bound that every way to met or unknown through ``node`` needs, if the tree has one.
-
-    A leaf gives its own bound (or None); ``all`` is bounded by its tightest
-    bounded child; ``any`` only if every child is bounded (by their union);
-    ``not`` never, since a negation can be met outside any bound.
-    """
-    if isinstance(node, Leaf):
-        return leaf(node)
-    if isinstance(node, Not):
-        return None
-    gates = [_gate(child, leaf, size, union) for child in node.children]
-    if isinstance(node, AllOf):
-        bounded = [g for g in gates if g is not None]
-        return min(bounded, key=size) if bounded else None
-    if any(g is None for g in gates):
-        return None
-    return union(gates)
-
-
-def hs_gate(node: Node) -> frozenset[str] | None:
-    """HS prefixes of which an item's code must be inside one (or coarser) to meet the node."""
-    return _gate(node, lambda leaf: frozenset(leaf.operand) if leaf.op == "prefix" else None,
-                 len, lambda gates: frozenset().union(*gates))
-
-
-ALWAYS_STATED = ("destination", "origin", "supplier.country", "recipient.country", "via")
-"""Country facts a record always states: the only ones a gate may rely on."""
-
-
-def _country_leaf(leaf: Leaf) -> tuple[tuple[str, frozenset[str]], ...] | None:
-    if leaf.op in ("in", "equals") and leaf.fact in ALWAYS_STATED:
-        return ((leaf.fact, frozenset(leaf.operand)),)
-    if leaf.op == "includes" and leaf.fact == "via":
-        return (("via", frozenset(leaf.operand)),)
-    if leaf.op == "includes" and leaf.fact == "route":  # origin, transit and destination
-        members = frozenset(leaf.operand)
-        return (("origin", members), ("via", members), ("destination", members))
-    return None
-
-
-def country_gate(node: Node) -> tuple[tuple[str, frozenset[str]], ...] | None:
-    """(fact, countries) alternatives, one of which every way to met or unknown needs.
-
-    From ``in``/``equals`` tests of the always-stated country facts and
-    ``includes`` tests of ``via`` and ``route``.
-    """
-    return _gate(node, _country_leaf, lambda g: sum(len(members) for _, members in g),
-                 lambda gates: tuple(pair for gate in gates for pair in gate))
 
 
 def prepare(rule: Rule) -> PreparedRule:

@@ -21,7 +21,7 @@ reach the transfer, which is not the same as compliant), ``undetermined``
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -217,12 +217,25 @@ class Evaluation:
     as_of: dt.date | None
 
 
+_Key = tuple[str | None, str | None, str | None, str | None, tuple[str, ...]]
+"""The gated countries a transfer names: destination, origin, supplier, recipient, via."""
+_NONE_NAMED: _Key = (None, None, None, None, ())
+_Entry = tuple[PreparedRule, dt.date, dt.date, Callable[[str], Outcome] | None]
+"""A rule the countries admit, with its days in force and the test of its HS gate."""
+_NOT = Outcome.NOT_MET
+
+
 class _Index:
     """Rules by the countries and HS prefixes their trees need, so an item meets only those.
 
-    Gates are derived from the trees (:func:`compiler.country_gate`,
-    :func:`compiler.hs_gate`); a rule without a country gate is always a candidate.
+    Gates are derived from the trees (:func:`gates.country_gate`,
+    :func:`gates.hs_gate`); a rule without a country gate is always a candidate.
+    The rules a record's countries and an item's HS chapter admit are looked up
+    once per combination of the gated countries it names and the chapter, and kept.
     """
+
+    CACHE = 4096
+    """Combinations of named countries and HS chapter kept; past that the table starts afresh."""
 
     def __init__(self, prepared: tuple[PreparedRule, ...]) -> None:
         self.order = {p.rule.id: n for n, p in enumerate(prepared)}
@@ -237,44 +250,75 @@ class _Index:
         self.checks = {p.rule.id: (p.rule.in_force.start, p.rule.in_force.end,
                                    fast_under(tuple(sorted(p.gate))) if p.gate else None)
                        for p in prepared}
+        self._admitted: dict[tuple[_Key, str | None], list[_Entry]] = {}
 
-    def untouched(self, transfer: Transfer) -> bool:
-        """True when no rule can apply: every rule is gated and no gate's country appears.
+    def key(self, transfer: Transfer) -> _Key | None:
+        """The gated countries a transfer names, by fact; None when no rule can apply.
 
-        Called for every record of a screening, so it reads the fields themselves:
-        the route's origin and destination default to the parties' countries, which
-        are tested anyway.
+        Called for every record of a screening, so it reads the fields
+        themselves: the route's origin and destination default to the parties'
+        countries.
         """
         named = self.named
-        if self.always or transfer.recipient.country in named \
-                or transfer.supplier.country in named:
-            return False
-        destination, origin, via = transfer.destination, transfer.origin, transfer.via
-        return ((destination is None or destination not in named)
-                and (origin is None or origin not in named)
-                and (not via or named.isdisjoint(via)))
+        supplier, recipient = transfer.supplier.country, transfer.recipient.country
+        destination = transfer.destination or recipient
+        origin = transfer.origin or supplier
+        via = transfer.via
+        if (destination not in named and origin not in named and supplier not in named
+                and recipient not in named and (not via or named.isdisjoint(via))):
+            return _NONE_NAMED if self.always else None
+        return (destination if destination in named else None,
+                origin if origin in named else None,
+                supplier if supplier in named else None,
+                recipient if recipient in named else None,
+                tuple(sorted(named.intersection(via))) if via else ())
 
-    def candidates(self, transfer: Transfer, hs_code: str | None,
-                   day: dt.date) -> list[PreparedRule]:
-        """The rules in force on ``day`` that an item of this transfer may meet, by id."""
-        keys = [("destination", transfer.route_destination), ("origin", transfer.route_origin),
-                ("supplier.country", transfer.supplier.country),
-                ("recipient.country", transfer.recipient.country)]
-        keys.extend(("via", code) for code in transfer.via)
+    def _admit(self, key: _Key, chapter: str | None) -> list[_Entry]:
+        """The rules a record with these countries and an item of this HS chapter may meet."""
+        destination, origin, supplier, recipient, via = key
+        keys = [("destination", destination), ("origin", origin),
+                ("supplier.country", supplier), ("recipient.country", recipient)]
+        keys.extend(("via", code) for code in via)
         found = {p.rule.id: p for p in self.always}
-        for key in keys:
-            for p in self.by_country.get(key, ()):
+        for pair in keys:
+            for p in self.by_country.get(pair, ()):
                 found[p.rule.id] = p
+        entries = []
+        for p in sorted(found.values(), key=lambda p: self.order[p.rule.id]):
+            start, end, under = self.checks[p.rule.id]
+            if under is not None and chapter is not None:
+                # no code of a chapter outside the gate is inside it (prefixes have 2+ digits)
+                within = under(chapter)
+                if within is _NOT:
+                    continue
+                if within is Outcome.MET:
+                    under = None  # the whole chapter is inside the gate
+            entries.append((p, start, end, under))
+        if len(self._admitted) >= self.CACHE:
+            self._admitted.clear()
+        self._admitted[key, chapter] = entries
+        return entries
+
+    def candidates(self, transfer: Transfer, hs_code: str | None, day: dt.date,
+                   key: _Key | None = None) -> list[PreparedRule]:
+        """The rules in force on ``day`` that an item of this transfer may meet, by id.
+
+        ``key`` is the transfer's :meth:`key`, when the caller has it already.
+        """
+        key = key or self.key(transfer)
+        if key is None:
+            return []
+        chapter = hs_code[:2] if hs_code is not None and len(hs_code) >= 2 else None
+        entries = self._admitted.get((key, chapter))
+        if entries is None:
+            entries = self._admit(key, chapter)
         chosen = []
-        for rule_id, p in found.items():
-            start, end, under = self.checks[rule_id]
+        for p, start, end, under in entries:
             if not start <= day < end:
                 continue
-            if under is not None and hs_code is not None and under(hs_code) is Outcome.NOT_MET:
+            if under is not None and hs_code is not None and under(hs_code) is _NOT:
                 continue  # a known code outside the gate: the rule cannot be met
             chosen.append(p)
-        if len(chosen) > 1:
-            chosen.sort(key=lambda p: self.order[p.rule.id])
         return chosen
 
 
@@ -286,6 +330,8 @@ class Engine:
         self.rates = rates if rates is not None else reference.default_rates()
         self.prepared: tuple[PreparedRule, ...] = tuple(prepare(rule) for rule in rules)
         self._index = _Index(self.prepared)
+        self._verdict = {p.rule.id: FindingVerdict(p.rule.verdict.value) for p in self.prepared}
+        self._envs: dict[dt.date, Env] = {}
         self._exemptions = {rule.id: _Exemptions.compile(rules.exemptions_for(rule.id))
                             for rule in rules if rules.exemptions_for(rule.id)}
         named: dict[str, RulePack] = {}
@@ -363,25 +409,47 @@ class Engine:
         Derived from the same condition trees as :meth:`evaluate_transfer`, and
         gives the same verdicts (the property tests hold the two to that).
         """
-        if self._index.untouched(transfer):
-            return []
+        key = self._index.key(transfer)
+        return [] if key is None else self._verdicts(transfer, key, as_of)
+
+    def verdicts_many(self, transfers: Iterable[Transfer], as_of: dt.date | None = None
+                      ) -> Iterator[tuple[int, int, str, FindingVerdict]]:
+        """(record number from 0, item index, rule id, verdict) for many transfers, in order.
+
+        The same verdicts as :meth:`verdicts` for each transfer, with the test
+        that no rule can apply (most records of a ledger) done in the loop.
+        """
+        key_of, judge = self._index.key, self._verdicts
+        for number, transfer in enumerate(transfers):
+            key = key_of(transfer)
+            if key is not None:
+                for index, rule_id, verdict in judge(transfer, key, as_of):
+                    yield number, index, rule_id, verdict
+
+    def _verdicts(self, transfer: Transfer, key: _Key,
+                  as_of: dt.date | None) -> list[tuple[int, str, FindingVerdict]]:
         day = as_of or transfer.date
-        env = Env(day, self.rates)
+        env = self._envs.get(day)
+        if env is None:
+            if len(self._envs) >= _Index.CACHE:
+                self._envs.clear()
+            env = self._envs[day] = Env(day, self.rates)
         found = []
         for index, item in enumerate(transfer.items):
-            for prepared in self._index.candidates(transfer, item.hs_code, day):
+            for prepared in self._index.candidates(transfer, item.hs_code, day, key):
                 outcome = prepared.decide(transfer, item, env)
-                if outcome is Outcome.NOT_MET:
+                if outcome is _NOT:
                     continue
                 exemptions = self._exemptions.get(prepared.rule.id)
                 if exemptions is not None and exemptions.met(transfer, item, env):
                     verdict = FindingVerdict.EXEMPTED
                 elif outcome is Outcome.MET:
-                    verdict = FindingVerdict(prepared.rule.verdict.value)
+                    verdict = self._verdict[prepared.rule.id]
                 else:
                     verdict = FindingVerdict.UNDETERMINED
                 found.append((index, prepared.rule.id, verdict))
-        found.sort(key=lambda row: (row[0], row[1]))
+        if len(found) > 1:
+            found.sort(key=lambda row: (row[0], row[1]))
         return found
 
     def evaluate_case(self, case: Case, file: str | None = None,

@@ -24,7 +24,7 @@ LAYERS = [
     {"facts"},
     {"operators"},
     {"conditions"},
-    {"rules"},
+    {"rules", "gates"},
     {"loader", "trace"},
     {"compiler", "satisfy", "vector"},
     {"correlate"},

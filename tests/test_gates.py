@@ -1,0 +1,100 @@
+"""Gates: a record outside a rule's country or HS gate never meets it nor leaves it unknown."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import compliance
+from compliance import reference
+from compliance.compiler import compile_outcome
+from compliance.conditions import AllOf, AnyOf, Leaf, Not
+from compliance.engine import Engine
+from compliance.gates import CountryGate, country_gate, hs_gate
+from compliance.operators import Env, Outcome, fast_under
+from compliance.testing import UnsatisfiableRule, transfers, undetermined, violating
+from tests.conftest import DATA
+
+SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+BUNDLED = compliance.load_rules()
+OPERATOR_RULES = compliance.load_rules(DATA / "every-operator.yaml")
+RULES = [*BUNDLED, *OPERATOR_RULES]
+ENGINE = Engine(BUNDLED)
+
+
+def _admits_countries(gate: CountryGate, transfer: compliance.Transfer) -> bool:
+    values = {"destination": transfer.route_destination, "origin": transfer.route_origin,
+              "supplier.country": transfer.supplier.country,
+              "recipient.country": transfer.recipient.country}
+    return any((not members.isdisjoint(transfer.via)) if fact == "via"
+               else values[fact] in members for fact, members in gate)
+
+
+def _records(rule):
+    pools = [transfers(max_items=2), violating(rule)]
+    with contextlib.suppress(UnsatisfiableRule):  # a rule no missing fact leaves unknown
+        pools.append(undetermined(rule))
+    return st.one_of(pools)
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_every_record_a_rule_may_meet_is_inside_its_gates(rule) -> None:
+    decide = compile_outcome(rule.when)
+    countries, prefixes = country_gate(rule.when), hs_gate(rule.when)
+    under = fast_under(tuple(sorted(prefixes))) if prefixes else None
+    rates = reference.default_rates()
+
+    @SETTINGS
+    @given(_records(rule))
+    def check(transfer) -> None:
+        env = Env(transfer.date, rates)
+        for item in transfer.items:
+            if decide(transfer, item, env) is Outcome.NOT_MET:
+                continue
+            if countries is not None:
+                assert _admits_countries(countries, transfer), (rule.id, transfer)
+            if under is not None and item.hs_code is not None:
+                assert under(item.hs_code) is not Outcome.NOT_MET, (rule.id, item.hs_code)
+
+    check()
+
+
+def test_gates_are_read_off_the_tree() -> None:
+    kp = Leaf("destination", "in", ("KP",))
+    ru = Leaf("recipient.country", "in", ("RU",))
+    cars = Leaf("hs_code", "prefix", ("8703",))
+    words = Leaf("description", "mentions", ("limousine",))
+    # all: the tightest bounded child; any: only when every child is bounded; not: never
+    assert country_gate(AllOf((kp, cars))) == (("destination", frozenset({"KP"})),)
+    assert country_gate(AnyOf((kp, ru))) == (("destination", frozenset({"KP"})),
+                                             ("recipient.country", frozenset({"RU"})))
+    assert country_gate(AnyOf((kp, words))) is None
+    assert country_gate(Not(kp)) is None
+    assert hs_gate(AllOf((kp, AnyOf((cars, words))))) is None
+    assert hs_gate(AllOf((kp, cars))) == frozenset({"8703"})
+
+
+def test_an_engine_skips_records_outside_every_gate() -> None:
+    engine = Engine(BUNDLED)
+    transfer = compliance.Transfer.model_validate({
+        "id": "T1", "date": "2024-06-19", "type": "sale",
+        "supplier": {"name": "A", "country": "FR"}, "recipient": {"name": "B", "country": "DE"},
+        "items": [{"description": "Limousine", "hs_code": "870321"}]})
+    assert engine.verdicts(transfer) == []
+    assert engine.evaluate_transfer(transfer).findings == ()
+    to_kp = transfer.model_copy(update={"destination": "KP"})
+    assert {rule for _, rule, _ in engine.verdicts(to_kp)} >= {"un.dprk.luxury.vehicles"}
+
+
+@SETTINGS
+@given(st.lists(st.one_of(transfers(max_items=3), *(violating(r) for r in list(BUNDLED)[::5])),
+                max_size=8))
+def test_verdicts_many_gives_each_records_verdicts_in_order(records) -> None:
+    engine = ENGINE
+    assert list(engine.verdicts_many(records)) == [
+        (number, index, rule, verdict) for number, transfer in enumerate(records)
+        for index, rule, verdict in engine.verdicts(transfer)]
