@@ -17,10 +17,12 @@ earlier published rate within a week, as the per-record engine does).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from compliance.conditions import AllOf, AnyOf, Leaf, Node, Not, leaves
 from compliance.facts import FACTS, Kind
+from compliance.gates import CountryGate, country_gate, hs_gate
 from compliance.models import Money
 from compliance.operators import OPERATORS, sql_text
 from compliance.rules import Exemption, Rule, RuleSet
@@ -117,6 +119,55 @@ class CompiledQuery:
     sql: str
     vectorised: tuple[Rule, ...]
     per_record: tuple[tuple[Rule, str], ...]
+    gate: str = "TRUE"
+    """The records some rule (vectorised or not) may meet, from the trees' gates."""
+
+
+_GATE_COLUMNS = {"destination": "destination", "origin": "origin",
+                 "supplier.country": "supplier_country", "recipient.country": "recipient_country"}
+
+
+def _country_gate_sql(gate: CountryGate) -> str:
+    """One of the gate's (fact, countries) pairs holds; country columns are never NULL."""
+    tests = []
+    for fact, members in gate:
+        listed = ", ".join(sql_text(code) for code in sorted(members))
+        tests.append(f"list_has_any(via, [{listed}])" if fact == "via"
+                     else f"{_GATE_COLUMNS[fact]} IN ({listed})")
+    return "(" + " OR ".join(tests) + ")"
+
+
+def records_gate(rules: Iterable[Rule]) -> str:
+    """SQL admitting every record one of the rules may meet or leave unknown.
+
+    The union of the rules' country gates: TRUE if a rule has none, FALSE
+    if there are no rules.
+    """
+    gates = []
+    for rule in rules:
+        countries = country_gate(rule.when)
+        if countries is None:
+            return "TRUE"
+        gates.append(_country_gate_sql(countries))
+    return " OR ".join(dict.fromkeys(gates)) if gates else "FALSE"
+
+
+def gate_sql(rule: Rule) -> str | None:
+    """A cheap SQL test every record the rule meets (or leaves unknown) passes; None if none.
+
+    From the tree's country and HS gates, as the per-record engine's index
+    uses them: a record outside the gate cannot meet the rule, so the query
+    skips the rule's (dearer) tests there.
+    """
+    tests = []
+    countries = country_gate(rule.when)
+    if countries is not None:
+        tests.append(_country_gate_sql(countries))
+    prefixes = hs_gate(rule.when)
+    if prefixes is not None:
+        inside = OPERATORS["prefix"].sql("hs_code", tuple(sorted(prefixes)), {})
+        tests.append(f"({inside}) IS NOT FALSE")  # unknown codes, and coarser ones, pass
+    return " AND ".join(tests) if tests else None
 
 
 def _in_force(rule: Rule | Exemption, day: str) -> str:
@@ -133,6 +184,7 @@ def _daily_rates(currency: str) -> str:
     currencies, within a week, as the per-record engine looks for it. The
     table is small (currencies x days), so the records join it by equality and
     stream through; an ASOF join on the records themselves would sort them all.
+    Only the currencies the records state are expanded.
     """
     week = f"INTERVAL {MAX_RATE_GAP_DAYS} DAY"
     # each published day stands for the days up to the next publication, a week at most
@@ -142,7 +194,8 @@ def _daily_rates(currency: str) -> str:
         f"  INTERVAL 1 DAY)) AS DATE) AS day, rate"
         f" FROM (SELECT s.currency AS src, s.day AS published, 1.0 / s.rate * t.rate AS rate,"
         f"  lead(s.day) OVER (PARTITION BY s.currency ORDER BY s.day) AS following"
-        f"  FROM rates s JOIN rates t ON t.day = s.day AND t.currency = '{currency}'))")
+        f"  FROM rates s JOIN rates t ON t.day = s.day AND t.currency = '{currency}'"
+        f"  WHERE s.currency IN (SELECT DISTINCT unit_currency FROM gated)))")
 
 
 def _rate_joins(targets: list[str]) -> tuple[str, str]:
@@ -182,17 +235,23 @@ def compile_rules(rules: RuleSet, as_of: dt.date | None = None) -> CompiledQuery
         if exempt is not None:
             verdict = f"CASE WHEN {exempt} THEN 'exempted' ELSE {verdict} END"
             undetermined = f"CASE WHEN {exempt} THEN 'exempted' ELSE 'undetermined' END"
+        gate = gate_sql(rule)
+        admits = _in_force(rule, day) + (f" AND {gate}" if gate is not None else "")
+        # CASE evaluates a branch only on the rows that reach it: the tests run inside the gate
         parts.append(
-            f"{{'rule': {sql_text(rule.id)}, 'verdict': CASE WHEN NOT {_in_force(rule, day)}"
+            f"{{'rule': {sql_text(rule.id)}, 'verdict': CASE WHEN NOT ({admits})"
             f" THEN NULL ELSE CASE coalesce(CAST({condition} AS INTEGER), 2)"
             f" WHEN 1 THEN {verdict} WHEN 2 THEN {undetermined} END END}}")
     targets = currencies(rules.subset(vectorised))
     joins, money = _rate_joins(targets)
     select_money = f", {money}" if money else ""
     judged = ", ".join(parts) if parts else "NULL"
+    gate = records_gate(vectorised)
     sql = f"""
-WITH judged AS (
-  SELECT b.*{select_money} FROM records b {joins}
+WITH gated AS MATERIALIZED (
+  SELECT * FROM records WHERE {gate}
+), judged AS (
+  SELECT b.*{select_money} FROM gated b {joins}
 ), found AS (
   SELECT row, item, transfer_id, hs_code,
          unnest(list_filter([{judged}], lambda f: f.verdict IS NOT NULL)) AS f
@@ -202,5 +261,5 @@ SELECT row, item, transfer_id AS transfer, hs_code, f.rule AS rule, f.verdict AS
 FROM found
 ORDER BY row, item, rule
 """
-    return CompiledQuery(sql, tuple(vectorised), tuple(per_record))
+    return CompiledQuery(sql, tuple(vectorised), tuple(per_record), records_gate(rules))
 
