@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from compliance.conditions import AllOf, AnyOf, Leaf, Node, Not, leaves
 from compliance.facts import FACTS, Kind
-from compliance.gates import CountryGate, country_gate, hs_gate
+from compliance.gates import CountryGate, country_gate
 from compliance.models import Money
 from compliance.operators import OPERATORS, sql_text
 from compliance.rules import Exemption, Rule, RuleSet
@@ -91,18 +91,15 @@ def node_sql(node: Node, licence: str | None = None) -> str:
     return "(" + joiner.join(node_sql(c, licence) for c in node.children) + ")"
 
 
-def _exempt_sql(exemptions: tuple[Exemption, ...], day: str) -> str | None:
-    """TRUE where an exemption in force is met (with some licence, if it reads them)."""
-    met = []
-    for exemption in exemptions:
-        if any(FACTS[leaf.fact].scope == "licence" for leaf in leaves(exemption.when)):
-            condition = (f"CASE WHEN len(licences) = 0 THEN {node_sql(exemption.when)}"
-                         f" ELSE list_bool_or(list_transform(licences,"
-                         f" lambda lic: {node_sql(exemption.when, 'lic')})) END")
-        else:
-            condition = node_sql(exemption.when)
-        met.append(f"({_in_force(exemption, day)} AND ({condition}) IS TRUE)")
-    return " OR ".join(met) if met else None
+def _exemption_sql(exemption: Exemption, day: str) -> str:
+    """TRUE where the exemption is in force and met (with some licence, if it reads them)."""
+    if any(FACTS[leaf.fact].scope == "licence" for leaf in leaves(exemption.when)):
+        condition = (f"CASE WHEN len(licences) = 0 THEN {node_sql(exemption.when)}"
+                     f" ELSE list_bool_or(list_transform(licences,"
+                     f" lambda lic: {node_sql(exemption.when, 'lic')})) END")
+    else:
+        condition = node_sql(exemption.when)
+    return f"({_in_force(exemption, day)} AND ({condition}) IS TRUE)"
 
 
 def currencies(rules: RuleSet) -> list[str]:
@@ -155,19 +152,13 @@ def records_gate(rules: Iterable[Rule]) -> str:
 def gate_sql(rule: Rule) -> str | None:
     """A cheap SQL test every record the rule meets (or leaves unknown) passes; None if none.
 
-    From the tree's country and HS gates, as the per-record engine's index
-    uses them: a record outside the gate cannot meet the rule, so the query
-    skips the rule's (dearer) tests there.
+    From the tree's country gate, as the per-record engine's index uses it: a
+    record outside the gate cannot meet the rule, so the query skips the
+    rule's (dearer) tests there. The HS gate is not repeated: its prefix test
+    is one of the rule's own.
     """
-    tests = []
     countries = country_gate(rule.when)
-    if countries is not None:
-        tests.append(_country_gate_sql(countries))
-    prefixes = hs_gate(rule.when)
-    if prefixes is not None:
-        inside = OPERATORS["prefix"].sql("hs_code", tuple(sorted(prefixes)), {})
-        tests.append(f"({inside}) IS NOT FALSE")  # unknown codes, and coarser ones, pass
-    return " AND ".join(tests) if tests else None
+    return None if countries is None else _country_gate_sql(countries)
 
 
 def _in_force(rule: Rule | Exemption, day: str) -> str:
@@ -222,40 +213,50 @@ def compile_rules(rules: RuleSet, as_of: dt.date | None = None) -> CompiledQuery
     row, item and rule id.
     """
     day = sql_text(as_of) if as_of else "date"
-    parts, vectorised, per_record = [], [], []
+    vectorised: list[Rule] = []
+    per_record: list[tuple[Rule, str]] = []
+    outcomes: list[str] = []  # per rule: 0 not met (or not in force), 1 met, 2 unknown
+    exempting: dict[str, tuple[str, str]] = {}  # exemption id: (its column, its SQL)
+    parts: list[str] = []
     for rule in rules:
         try:
             condition = node_sql(rule.when)
-            exempt = _exempt_sql(rules.exemptions_for(rule.id), day)
+            exemptions = [(e.id, _exemption_sql(e, day)) for e in rules.exemptions_for(rule.id)]
         except NotVectorisable as exc:
             per_record.append((rule, str(exc)))
             continue
+        column = f"o{len(vectorised)}"
         vectorised.append(rule)
-        verdict, undetermined = sql_text(rule.verdict.value), "'undetermined'"
-        if exempt is not None:
-            verdict = f"CASE WHEN {exempt} THEN 'exempted' ELSE {verdict} END"
-            undetermined = f"CASE WHEN {exempt} THEN 'exempted' ELSE 'undetermined' END"
         gate = gate_sql(rule)
         admits = _in_force(rule, day) + (f" AND {gate}" if gate is not None else "")
         # CASE evaluates a branch only on the rows that reach it: the tests run inside the gate
-        parts.append(
-            f"{{'rule': {sql_text(rule.id)}, 'verdict': CASE WHEN NOT ({admits})"
-            f" THEN NULL ELSE CASE coalesce(CAST({condition} AS INTEGER), 2)"
-            f" WHEN 1 THEN {verdict} WHEN 2 THEN {undetermined} END END}}")
+        outcomes.append(f"CASE WHEN NOT ({admits}) THEN 0"
+                        f" ELSE coalesce(CAST({condition} AS INTEGER), 2) END AS {column}")
+        verdict = (f"CASE WHEN {column} = 1 THEN {sql_text(rule.verdict.value)}"
+                   f" ELSE 'undetermined' END")
+        if exemptions:
+            for exemption_id, sql in exemptions:
+                exempting.setdefault(exemption_id, (f"x{len(exempting)}", sql))
+            met = " OR ".join(exempting[exemption_id][0] for exemption_id, _ in exemptions)
+            verdict = f"CASE WHEN {met} THEN 'exempted' ELSE {verdict} END"
+        parts.append(f"{{'rule': {sql_text(rule.id)},"
+                     f" 'verdict': CASE WHEN {column} = 0 THEN NULL ELSE {verdict} END}}")
     targets = currencies(rules.subset(vectorised))
     joins, money = _rate_joins(targets)
     select_money = f", {money}" if money else ""
+    columns = ", ".join([*outcomes, *(f"{sql} AS {name}" for name, sql in exempting.values())])
     judged = ", ".join(parts) if parts else "NULL"
-    gate = records_gate(vectorised)
     sql = f"""
 WITH gated AS MATERIALIZED (
-  SELECT * FROM records WHERE {gate}
+  SELECT * FROM records WHERE {records_gate(vectorised)}
 ), judged AS (
   SELECT b.*{select_money} FROM gated b {joins}
+), decided AS (
+  SELECT row, item, transfer_id, hs_code{", " + columns if columns else ""} FROM judged
 ), found AS (
   SELECT row, item, transfer_id, hs_code,
          unnest(list_filter([{judged}], lambda f: f.verdict IS NOT NULL)) AS f
-  FROM judged
+  FROM decided
 )
 SELECT row, item, transfer_id AS transfer, hs_code, f.rule AS rule, f.verdict AS verdict
 FROM found
