@@ -42,6 +42,8 @@ def hs_nomenclature() -> dict[str, HsEntry]:
     with data.open(encoding="utf-8-sig", newline="") as handle:
         for row in csv.DictReader(handle):
             code = row["hscode"].strip()
+            if not code.isdigit():  # the file's root row, "TOTAL", is not a code
+                continue
             entries[code] = HsEntry(code, row["description"].strip(), row["section"].strip())
     return entries
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
+from compliance import reference
 from compliance.models import Case, Item, Money, Party, Transfer
 
 TRANSFER = {"id": "t", "date": "2024-06-19", "type": "gift",
@@ -61,3 +62,8 @@ def test_duplicate_transfer_ids_are_refused() -> None:
 def test_country_codes_are_iso_alpha_2(code: str) -> None:
     with pytest.raises(ValidationError):
         Party(name="S", country=code)
+
+
+def test_the_nomenclature_holds_only_codes_of_digits() -> None:
+    codes = reference.hs_codes()
+    assert codes and all(code.isdigit() and len(code) in (2, 4, 6) for code in codes)
