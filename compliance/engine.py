@@ -430,7 +430,7 @@ class Engine:
                   as_of: dt.date | None) -> list[tuple[int, str, FindingVerdict]]:
         day = as_of or transfer.date
         env = self._envs.get(day)
-        if env is None:
+        if env is None or env.rates is not self.rates:
             if len(self._envs) >= _Index.CACHE:
                 self._envs.clear()
             env = self._envs[day] = Env(day, self.rates)
