@@ -246,9 +246,13 @@ def compile_rules(rules: RuleSet, as_of: dt.date | None = None) -> CompiledQuery
     select_money = f", {money}" if money else ""
     columns = ", ".join([*outcomes, *(f"{sql} AS {name}" for name, sql in exempting.values())])
     judged = ", ".join(parts) if parts else "NULL"
+    gate = records_gate(vectorised)
+    # The few records inside the gates are kept once for the two reads below; with no
+    # gate (a rule without one) every record is read twice instead, streaming.
+    kept = "" if gate == "TRUE" else "MATERIALIZED "
     sql = f"""
-WITH gated AS MATERIALIZED (
-  SELECT * FROM records WHERE {records_gate(vectorised)}
+WITH gated AS {kept}(
+  SELECT * FROM records WHERE {gate}
 ), judged AS (
   SELECT b.*{select_money} FROM gated b {joins}
 ), decided AS (
