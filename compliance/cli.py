@@ -193,6 +193,7 @@ def _watch(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from compliance.correlate import Correlator
+    from compliance.models import first_problem
     from compliance.reports import chain_doc, render_chain
 
     rules = compliance.load_rules(args.rules)
@@ -235,9 +236,7 @@ def _watch(args: argparse.Namespace) -> int:
                 transfer = compliance.Transfer.model_validate_json(line)
             except ValidationError as exc:
                 rejected += 1
-                error = exc.errors(include_url=False)[0]
-                where = ".".join(str(p) for p in error["loc"]) or "line"
-                print(f"{name}:{number}: rejected: {where}: {error['msg']}", file=sys.stderr)
+                print(f"{name}:{number}: rejected: {first_problem(exc)}", file=sys.stderr)
                 continue
             transfers += 1
             for finding in correlator.feed(transfer, name):

@@ -120,6 +120,14 @@ def met_steps(compiled: tuple[tuple[str, Evaluator, Decider], ...], record: Reco
             if decide(record.transfer, record.item, env) is Outcome.MET]
 
 
+def chain_link(compiled: tuple[tuple[str, Evaluator, Decider], ...], step: int, record: Record,
+               rates: reference.ExchangeRates, value: Money | None = None) -> ChainLink:
+    """A record in a finding, with the trace of the step it met, judged on its own date."""
+    name, evaluate, _ = compiled[step]
+    return ChainLink(name, record, evaluate(record.transfer, record.item, Env(record.day, rates)),
+                     value)
+
+
 def records_of(transfer: Transfer, case: str, seq: int) -> list[Record]:
     """The records (items) of a transfer, numbered from ``seq``."""
     return [Record(seq + n, case, transfer, n) for n in range(len(transfer.items))]
@@ -215,8 +223,9 @@ class Correlator:
                          key=lambda r: (r.day, r.seq))
         if not opening:
             return None
-        links = (tuple(self._link(compiled, 0, r) for r in opening)
-                 + tuple(self._link(compiled, n + 1, r) for n, r in enumerate(chosen)))
+        steps = compiled.steps
+        links = (tuple(chain_link(steps, 0, r, self.rates) for r in opening)
+                 + tuple(chain_link(steps, n + 1, r, self.rates) for n, r in enumerate(chosen)))
         return ChainFinding(correlation, correlation.verdict, key, links)
 
     def _total(self, compiled: _Compiled, key: str, last: Record) -> ChainFinding | None:
@@ -231,9 +240,8 @@ class Correlator:
             return None
         compiled.fired[key] = True
         links = tuple(
-            ChainLink("each", r, compiled.steps[0][1](r.transfer, r.item, Env(r.day, self.rates)),
-                      None if v is None else Money.model_construct(amount=v,
-                                                                   currency=threshold.currency))
+            chain_link(compiled.steps, 0, r, self.rates, None if v is None else
+                       Money.model_construct(amount=v, currency=threshold.currency))
             for r, v in zip(window, values, strict=True))
         return ChainFinding(correlation, correlation.verdict, key, links,
                             Money.model_construct(amount=known, currency=threshold.currency))
@@ -247,10 +255,6 @@ class Correlator:
         except reference.RateUnavailable:
             return None
 
-    def _link(self, compiled: _Compiled, step: int, record: Record) -> ChainLink:
-        name, evaluate, _ = compiled.steps[step]
-        return ChainLink(name, record, evaluate(record.transfer, record.item,
-                                                Env(record.day, self.rates)))
 
 
 def in_date_order(feed: Callable[[Transfer, str], list[ChainFinding]],

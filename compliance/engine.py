@@ -350,15 +350,16 @@ class Engine:
                           as_of: dt.date | None = None) -> TransferResult:
         """The findings of every rule in force on the transfer's date (or ``as_of``)."""
         day = as_of or transfer.date
-        env = Env(day, self.rates)
+        env = self._env(day)
         active = sum(p.rule.in_force_on(day) for p in self.prepared)
         findings: list[Finding] = []
-        for index, item in enumerate(transfer.items):
-            for prepared in self._index.candidates(transfer, item.hs_code, day):
+        key = self._index.key(transfer)
+        for index, item in enumerate(transfer.items if key is not None else ()):
+            for prepared in self._index.candidates(transfer, item.hs_code, day, key):
                 trace = prepared.evaluate(transfer, item, env)
                 if trace.outcome is Outcome.NOT_MET:
                     continue
-                verdict = (FindingVerdict(prepared.rule.verdict.value)
+                verdict = (self._verdict[prepared.rule.id]
                            if trace.outcome is Outcome.MET else FindingVerdict.UNDETERMINED)
                 exempting = None
                 exemptions = self._exemptions.get(prepared.rule.id)
@@ -372,6 +373,15 @@ class Engine:
         findings.sort(key=lambda f: (f.item_index, f.rule.id))
         return TransferResult(transfer, tuple(findings), day, active,
                               self._standing(transfer, findings, env))
+
+    def _env(self, day: dt.date) -> Env:
+        """What the tests of a day may know: the day and the rates (one Env per day, kept)."""
+        env = self._envs.get(day)
+        if env is None or env.rates is not self.rates:
+            if len(self._envs) >= _Index.CACHE:
+                self._envs.clear()
+            env = self._envs[day] = Env(day, self.rates)
+        return env
 
     def _standing(self, transfer: Transfer, findings: list[Finding], env: Env) -> tuple[Regime,
                                                                                           ...]:
@@ -429,11 +439,7 @@ class Engine:
     def _verdicts(self, transfer: Transfer, key: _Key,
                   as_of: dt.date | None) -> list[tuple[int, str, FindingVerdict]]:
         day = as_of or transfer.date
-        env = self._envs.get(day)
-        if env is None or env.rates is not self.rates:
-            if len(self._envs) >= _Index.CACHE:
-                self._envs.clear()
-            env = self._envs[day] = Env(day, self.rates)
+        env = self._env(day)
         found = []
         for index, item in enumerate(transfer.items):
             for prepared in self._index.candidates(transfer, item.hs_code, day, key):

@@ -24,9 +24,9 @@ from typing import Any
 from compliance import reference
 from compliance.correlate import (
     ChainFinding,
-    ChainLink,
     Correlator,
     Record,
+    chain_link,
     compile_steps,
     in_date_order,
     met_steps,
@@ -175,12 +175,8 @@ class ReteCorrelator:
                              key=lambda s: (self._records[s].day, s))
             chain = [(0, seq) for seq in opening]
             chain += [(step + 1, seq) for step, seq in enumerate(tails[last])]
-            links = []
-            for step, seq in chain:
-                record = self._records[seq]
-                name, evaluate, _ = sequence.steps[step]
-                links.append(ChainLink(name, record, evaluate(
-                    record.transfer, record.item, Env(record.day, self.rates))))
+            links = [chain_link(sequence.steps, step, self._records[seq], self.rates)
+                     for step, seq in chain]
             key = key_of[last]
             assert key is not None
             found.append(ChainFinding(correlation, correlation.verdict, key, tuple(links)))

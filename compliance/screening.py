@@ -31,7 +31,7 @@ from compliance import reference
 from compliance.engine import Engine
 from compliance.errors import UsageError
 from compliance.layouts import FIELDS, REQUIRED, Layout
-from compliance.models import Item, Licence, Party, Transfer, TransferType
+from compliance.models import Item, Licence, Party, Transfer, TransferType, first_problem
 from compliance.rules import RuleSet
 from compliance.vector import COLUMNS, compile_rules, currencies, records_gate
 
@@ -308,10 +308,7 @@ def _jsonl_rows(path: Path, con: Any) -> Iterator[tuple[Any, ...]]:
             try:
                 transfer = Transfer.model_validate_json(line)
             except ValidationError as exc:
-                error = exc.errors(include_url=False)[0]
-                where = ".".join(str(p) for p in error["loc"]) or "line"
-                con.execute("INSERT INTO rejects VALUES (?, ?)",
-                            [line_number, f"{where}: {error['msg']}"])
+                con.execute("INSERT INTO rejects VALUES (?, ?)", [line_number, first_problem(exc)])
                 continue
             licences = [licence.model_dump() for licence in transfer.licences]
             for index, item in enumerate(transfer.items, start=1):

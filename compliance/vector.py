@@ -140,13 +140,10 @@ def records_gate(rules: Iterable[Rule]) -> str:
     The union of the rules' country gates: TRUE if a rule has none, FALSE
     if there are no rules.
     """
-    gates = []
-    for rule in rules:
-        countries = country_gate(rule.when)
-        if countries is None:
-            return "TRUE"
-        gates.append(_country_gate_sql(countries))
-    return " OR ".join(dict.fromkeys(gates)) if gates else "FALSE"
+    gates = [gate_sql(rule) for rule in rules]
+    if any(gate is None for gate in gates):
+        return "TRUE"
+    return " OR ".join(dict.fromkeys(g for g in gates if g is not None)) or "FALSE"
 
 
 def gate_sql(rule: Rule) -> str | None:

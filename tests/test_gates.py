@@ -84,9 +84,11 @@ def test_an_engine_skips_records_outside_every_gate() -> None:
         "id": "T1", "date": "2024-06-19", "type": "sale",
         "supplier": {"name": "A", "country": "FR"}, "recipient": {"name": "B", "country": "DE"},
         "items": [{"description": "Limousine", "hs_code": "870321"}]})
+    assert engine._index.key(transfer) is None  # no gate names France or Germany: skipped
     assert engine.verdicts(transfer) == []
     assert engine.evaluate_transfer(transfer).findings == ()
     to_kp = transfer.model_copy(update={"destination": "KP"})
+    assert engine._index.key(to_kp) is not None
     assert {rule for _, rule, _ in engine.verdicts(to_kp)} >= {"un.dprk.luxury.vehicles"}
 
 
