@@ -153,39 +153,76 @@ HAND = [  # id, direction, start, prefixes, excluded, words, USD floor
 ]
 
 
-def hand_python(path: Path, limit: int) -> int:
-    """An indexed Python loop: rules looked up by direction, then tested by hand."""
-    import duckdb
-
-    rows = duckdb.connect().execute(
-        f'SELECT date, "supplier.country", "recipient.country", via, "item.hs_code",'
-        f' lower("item.description"), TRY_CAST("item.unit_value.amount" AS DOUBLE),'
-        f' "item.unit_value.currency" FROM \'{path}\' LIMIT {limit}').fetchall()
+def _hand_index() -> dict[str, list[Any]]:
+    """The hand-written rules by direction, with their start dates parsed."""
     import datetime as dt
 
     by_direction: dict[str, list[Any]] = {TO_KP: [], FROM_KP: []}
     for rule in HAND:
         by_direction[rule[1]].append((rule[0], dt.date.fromisoformat(rule[2]), tuple(rule[3]),
                                       tuple(rule[4]), rule[5], rule[6]))
+    return by_direction
+
+
+def _hand_judge(rules: list[Any], day: Any, code: str | None, text: str, amount: float | None,
+                currency: str | None) -> int:
+    """How many of one direction's hand-written rules an item meets."""
+    found = 0
+    for _, start, prefixes, excluded, words, floor in rules:
+        if day < start:
+            continue
+        hit = code is not None and code.startswith(prefixes) and not (
+            excluded and code.startswith(excluded))
+        hit = hit or any(w in text for w in words)
+        if hit and floor is not None:
+            hit = currency == "USD" and amount is not None and amount > floor
+        found += hit
+    return found
+
+
+def hand_python(path: Path, limit: int) -> int:
+    """An indexed Python loop over compact tuples: rules looked up by direction, then tested."""
+    import duckdb
+
+    rows = duckdb.connect().execute(
+        f'SELECT date, "supplier.country", "recipient.country", via, "item.hs_code",'
+        f' lower("item.description"), TRY_CAST("item.unit_value.amount" AS DOUBLE),'
+        f' "item.unit_value.currency" FROM \'{path}\' LIMIT {limit}').fetchall()
+    by_direction = _hand_index()
+    to_kp, from_kp = by_direction[TO_KP], by_direction[FROM_KP]
     found = 0
     global _LOOP_SECONDS
     start_loop = time.perf_counter()
     for day, supplier, recipient, via, code, text, amount, currency in rows:
-        directions = []
         if recipient == "KP":
-            directions.append(TO_KP)
+            found += _hand_judge(to_kp, day, code, text, amount, currency)
         if supplier == "KP" or via == "KP":
-            directions.append(FROM_KP)
-        for direction in directions:
-            for _, start, prefixes, excluded, words, floor in by_direction[direction]:
-                if day < start:
-                    continue
-                hit = code is not None and code.startswith(prefixes) and not (
-                    excluded and code.startswith(excluded))
-                hit = hit or any(w in text for w in words)
-                if hit and floor is not None:
-                    hit = currency == "USD" and amount is not None and amount > floor
-                found += hit
+            found += _hand_judge(from_kp, day, code, text, amount, currency)
+    _LOOP_SECONDS = time.perf_counter() - start_loop
+    return found
+
+
+def hand_python_objects(path: Path, limit: int) -> int:
+    """The same indexed loop over the Transfer objects the engine reads: its like-for-like limit."""
+    records = transfers(path, limit)
+    by_direction = _hand_index()
+    to_kp, from_kp = by_direction[TO_KP], by_direction[FROM_KP]
+    found = 0
+    global _LOOP_SECONDS
+    start_loop = time.perf_counter()
+    for t in records:
+        to, source = t.recipient.country == "KP", t.supplier.country == "KP" or "KP" in t.via
+        if not (to or source):
+            continue
+        for item in t.items:
+            value = item.unit_value
+            amount, currency = (None, None) if value is None else (float(value.amount),
+                                                                   value.currency)
+            text = item.description.lower()
+            if to:
+                found += _hand_judge(to_kp, t.date, item.hs_code, text, amount, currency)
+            if source:
+                found += _hand_judge(from_kp, t.date, item.hs_code, text, amount, currency)
     _LOOP_SECONDS = time.perf_counter() - start_loop
     return found
 
@@ -385,6 +422,7 @@ ENGINES = {
     "durable_rules, facts": durable_facts,
     "Transfer fields read, no rules": fields_only,
     "hand-written Python loop": hand_python,
+    "hand-written loop, Transfer objects": hand_python_objects,
     "hand-written DuckDB SQL": hand_duckdb,
     "hand-written Polars": hand_polars,
 }

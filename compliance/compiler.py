@@ -91,38 +91,53 @@ def compile_outcome(node: Node) -> Decider:
     The same tree and the same operator table as :func:`compile_node`, without
     the trace: for screening many records where only verdicts are wanted.
     """
+    decider = specialise(node, lambda leaf: None)
+    assert not isinstance(decider, Outcome)  # nothing settled: every leaf is a test
+    return decider
+
+
+Settle = Callable[[Leaf], Outcome | None]
+"""The outcome a leaf is already known to have for the records at hand, or None."""
+
+
+def specialise(node: Node, settle: Settle) -> Decider | Outcome:
+    """The node's outcome decider, with the leaves ``settle`` knows replaced by their outcomes.
+
+    What is left decides as the whole tree would (three-valued, stopping
+    early, children in the order written); when nothing is left, the outcome
+    itself is returned. The engine settles the leaves a record's gated
+    countries and its item's HS chapter decide, once per such combination.
+    """
     if isinstance(node, Leaf):
-        get = FACTS[node.fact].get
-        operator = OPERATORS[node.op]
-        test, operand, options = operator.test, node.operand, node.options
-        reads_missing = operator.reads_missing
-        if operator.fast is not None:
-            fast = operator.fast(operand, options)
-
-            def quick(transfer: Transfer, item: Item, env: Env) -> Outcome:
-                value = get(transfer, item)
-                if value is None and not reads_missing:
-                    return Outcome.UNKNOWN
-                return fast(value)
-
-            return quick
-
-        def leaf(transfer: Transfer, item: Item, env: Env) -> Outcome:
-            value = get(transfer, item)
-            if value is None and not reads_missing:
-                return Outcome.UNKNOWN
-            return test(value, operand, options, env)[0]
-
-        return leaf
+        known = settle(node)
+        return known if known is not None else _leaf_outcome(node)
     if isinstance(node, Not):
-        inner = compile_outcome(node.child)
+        inner = specialise(node.child, settle)
+        if isinstance(inner, Outcome):
+            return ~inner
         return lambda transfer, item, env: ~inner(transfer, item, env)
-    parts = tuple(compile_outcome(child) for child in node.children)
     stop, otherwise = ((Outcome.NOT_MET, Outcome.MET) if isinstance(node, AllOf)
                        else (Outcome.MET, Outcome.NOT_MET))
+    start = otherwise
+    tests: list[Decider] = []
+    for child in node.children:
+        part = specialise(child, settle)
+        if part is stop:
+            return stop
+        if part is Outcome.UNKNOWN:
+            start = Outcome.UNKNOWN
+        elif isinstance(part, Outcome):
+            continue  # the neutral outcome: it changes nothing
+        else:
+            tests.append(part)
+    if not tests:
+        return start
+    if len(tests) == 1 and start is otherwise:
+        return tests[0]
+    parts = tuple(tests)
 
     def combination(transfer: Transfer, item: Item, env: Env) -> Outcome:
-        result = otherwise
+        result = start
         for part in parts:
             outcome = part(transfer, item, env)
             if outcome is stop:
@@ -132,6 +147,31 @@ def compile_outcome(node: Node) -> Decider:
         return result
 
     return combination
+
+
+def _leaf_outcome(node: Leaf) -> Decider:
+    get = FACTS[node.fact].get
+    operator = OPERATORS[node.op]
+    test, operand, options = operator.test, node.operand, node.options
+    reads_missing = operator.reads_missing
+    if operator.fast is not None:
+        fast = operator.fast(operand, options)
+
+        def quick(transfer: Transfer, item: Item, env: Env) -> Outcome:
+            value = get(transfer, item)
+            if value is None and not reads_missing:
+                return Outcome.UNKNOWN
+            return fast(value)
+
+        return quick
+
+    def leaf(transfer: Transfer, item: Item, env: Env) -> Outcome:
+        value = get(transfer, item)
+        if value is None and not reads_missing:
+            return Outcome.UNKNOWN
+        return test(value, operand, options, env)[0]
+
+    return leaf
 
 
 def prepare(rule: Rule) -> PreparedRule:

@@ -33,10 +33,12 @@ from compliance.compiler import (
     compile_node,
     compile_outcome,
     prepare,
+    specialise,
 )
 from compliance.conditions import leaves
 from compliance.correlate import ChainFinding, Correlator
 from compliance.facts import FACTS
+from compliance.gates import Named, settled
 from compliance.models import Case, Item, Licence, Transfer
 from compliance.operators import Env, Outcome, fast_under
 from compliance.rules import Exemption, Rule, RulePack, RuleSet
@@ -217,11 +219,12 @@ class Evaluation:
     as_of: dt.date | None
 
 
-_Key = tuple[str | None, str | None, str | None, str | None, tuple[str, ...]]
-"""The gated countries a transfer names: destination, origin, supplier, recipient, via."""
-_NONE_NAMED: _Key = (None, None, None, None, ())
-_Entry = tuple[PreparedRule, dt.date, dt.date, Callable[[str], Outcome] | None]
-"""A rule the countries admit, with its days in force and the test of its HS gate."""
+_NONE_NAMED: Named = (None, None, None, None, ())
+_Entry = tuple[PreparedRule, dt.date, dt.date, Callable[[str], Outcome] | None, Decider | None,
+               Outcome, str, FindingVerdict]
+"""A rule the countries admit: its days in force, the test of its HS gate, what is left
+of its tree once the countries and the HS chapter are known (a decider, or None and the
+outcome), its id and its verdict when met."""
 _NOT = Outcome.NOT_MET
 
 
@@ -250,9 +253,10 @@ class _Index:
         self.checks = {p.rule.id: (p.rule.in_force.start, p.rule.in_force.end,
                                    fast_under(tuple(sorted(p.gate))) if p.gate else None)
                        for p in prepared}
-        self._admitted: dict[tuple[_Key, str | None], list[_Entry]] = {}
+        self.verdict = {p.rule.id: FindingVerdict(p.rule.verdict.value) for p in prepared}
+        self._admitted: dict[tuple[Named, str | None], list[_Entry]] = {}
 
-    def key(self, transfer: Transfer) -> _Key | None:
+    def key(self, transfer: Transfer) -> Named | None:
         """The gated countries a transfer names, by fact; None when no rule can apply.
 
         Called for every record of a screening, so it reads the fields
@@ -273,7 +277,7 @@ class _Index:
                 recipient if recipient in named else None,
                 tuple(sorted(named.intersection(via))) if via else ())
 
-    def _admit(self, key: _Key, chapter: str | None) -> list[_Entry]:
+    def _admit(self, key: Named, chapter: str | None) -> list[_Entry]:
         """The rules a record with these countries and an item of this HS chapter may meet."""
         destination, origin, supplier, recipient, via = key
         keys = [("destination", destination), ("origin", origin),
@@ -284,6 +288,7 @@ class _Index:
             for p in self.by_country.get(pair, ()):
                 found[p.rule.id] = p
         entries = []
+        named = self.named
         for p in sorted(found.values(), key=lambda p: self.order[p.rule.id]):
             start, end, under = self.checks[p.rule.id]
             if under is not None and chapter is not None:
@@ -293,14 +298,26 @@ class _Index:
                     continue
                 if within is Outcome.MET:
                     under = None  # the whole chapter is inside the gate
-            entries.append((p, start, end, under))
+            rest = specialise(p.rule.when,
+                              lambda leaf: settled(leaf, key, named, chapter))
+            if rest is _NOT:
+                continue  # these countries and this chapter cannot meet the rule
+            decide, outcome = (None, rest) if isinstance(rest, Outcome) else (rest, _NOT)
+            entries.append((p, start, end, under, decide, outcome, p.rule.id,
+                            self.verdict[p.rule.id]))
         if len(self._admitted) >= self.CACHE:
             self._admitted.clear()
         self._admitted[key, chapter] = entries
         return entries
 
+    def entries(self, key: Named, hs_code: str | None) -> list[_Entry]:
+        """The admitted rules for a record's :meth:`key` and an item's HS code (kept)."""
+        chapter = hs_code[:2] if hs_code is not None and len(hs_code) >= 2 else None
+        entries = self._admitted.get((key, chapter))
+        return entries if entries is not None else self._admit(key, chapter)
+
     def candidates(self, transfer: Transfer, hs_code: str | None, day: dt.date,
-                   key: _Key | None = None) -> list[PreparedRule]:
+                   key: Named | None = None) -> list[PreparedRule]:
         """The rules in force on ``day`` that an item of this transfer may meet, by id.
 
         ``key`` is the transfer's :meth:`key`, when the caller has it already.
@@ -308,12 +325,8 @@ class _Index:
         key = key or self.key(transfer)
         if key is None:
             return []
-        chapter = hs_code[:2] if hs_code is not None and len(hs_code) >= 2 else None
-        entries = self._admitted.get((key, chapter))
-        if entries is None:
-            entries = self._admit(key, chapter)
         chosen = []
-        for p, start, end, under in entries:
+        for p, start, end, under, *_ in self.entries(key, hs_code):
             if not start <= day < end:
                 continue
             if under is not None and hs_code is not None and under(hs_code) is _NOT:
@@ -330,7 +343,6 @@ class Engine:
         self.rates = rates if rates is not None else reference.default_rates()
         self.prepared: tuple[PreparedRule, ...] = tuple(prepare(rule) for rule in rules)
         self._index = _Index(self.prepared)
-        self._verdict = {p.rule.id: FindingVerdict(p.rule.verdict.value) for p in self.prepared}
         self._envs: dict[dt.date, Env] = {}
         self._exemptions = {rule.id: _Exemptions.compile(rules.exemptions_for(rule.id))
                             for rule in rules if rules.exemptions_for(rule.id)}
@@ -359,7 +371,7 @@ class Engine:
                 trace = prepared.evaluate(transfer, item, env)
                 if trace.outcome is Outcome.NOT_MET:
                     continue
-                verdict = (self._verdict[prepared.rule.id]
+                verdict = (self._index.verdict[prepared.rule.id]
                            if trace.outcome is Outcome.MET else FindingVerdict.UNDETERMINED)
                 exempting = None
                 exemptions = self._exemptions.get(prepared.rule.id)
@@ -436,24 +448,31 @@ class Engine:
                 for index, rule_id, verdict in judge(transfer, key, as_of):
                     yield number, index, rule_id, verdict
 
-    def _verdicts(self, transfer: Transfer, key: _Key,
+    def _verdicts(self, transfer: Transfer, key: Named,
                   as_of: dt.date | None) -> list[tuple[int, str, FindingVerdict]]:
         day = as_of or transfer.date
-        env = self._env(day)
+        env = self._envs.get(day)
+        if env is None or env.rates is not self.rates:
+            env = self._env(day)
         found = []
+        entries_for, exempting = self._index.entries, self._exemptions
         for index, item in enumerate(transfer.items):
-            for prepared in self._index.candidates(transfer, item.hs_code, day, key):
-                outcome = prepared.decide(transfer, item, env)
-                if outcome is _NOT:
+            code = item.hs_code
+            for _, start, end, under, decide, outcome, rule_id, verdict in entries_for(key, code):
+                if not start <= day < end:
                     continue
-                exemptions = self._exemptions.get(prepared.rule.id)
+                if under is not None and code is not None and under(code) is _NOT:
+                    continue  # a known code outside the gate: the rule cannot be met
+                if decide is not None:  # what the countries and the chapter left open
+                    outcome = decide(transfer, item, env)
+                    if outcome is _NOT:
+                        continue
+                exemptions = exempting.get(rule_id)
                 if exemptions is not None and exemptions.met(transfer, item, env):
                     verdict = FindingVerdict.EXEMPTED
-                elif outcome is Outcome.MET:
-                    verdict = self._verdict[prepared.rule.id]
-                else:
+                elif outcome is not Outcome.MET:
                     verdict = FindingVerdict.UNDETERMINED
-                found.append((index, prepared.rule.id, verdict))
+                found.append((index, rule_id, verdict))
         if len(found) > 1:
             found.sort(key=lambda row: (row[0], row[1]))
         return found

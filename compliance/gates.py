@@ -4,6 +4,10 @@ A gate is read off the tree, never written by hand: a bound that every way
 to met or unknown through the tree needs. An engine may skip a rule for a
 record outside its gate, and a query may drop such records before judging
 them, without changing any verdict (a property test holds gates to that).
+
+For a record inside a gate, :func:`settled` gives the tests of a tree that
+its gated countries and its HS chapter already decide, so that an engine
+tests the rest only.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from compliance.conditions import AllOf, Leaf, Node, Not
+from compliance.operators import OPERATORS, Outcome
 
 CountryGate = tuple[tuple[str, frozenset[str]], ...]
 """(fact, countries) alternatives: one must hold for the tree to be met or unknown."""
@@ -67,3 +72,54 @@ def country_gate(node: Node) -> CountryGate | None:
     """
     return _gate(node, _country_leaf, lambda g: sum(len(members) for _, members in g),
                  lambda gates: tuple(pair for gate in gates for pair in gate))
+
+
+# -- what the gate facts settle -----------------------------------------------------------
+
+Named = tuple[str | None, str | None, str | None, str | None, tuple[str, ...]]
+"""A record's ALWAYS_STATED facts, in that order, reduced to a set of named countries.
+
+Each single country is kept when it is named, else None (the record states
+another); ``via`` keeps its named members, sorted.
+"""
+
+_SINGLE = {fact: n for n, fact in enumerate(ALWAYS_STATED[:4])}
+
+
+def settled(leaf: Leaf, countries: Named, named: frozenset[str],
+            chapter: str | None) -> Outcome | None:
+    """The outcome of a leaf that the named countries and the item's HS chapter decide.
+
+    ``countries`` holds a record's countries reduced to ``named``; ``chapter``
+    is the first two digits of a stated HS code of two or more digits. A test
+    the reduction loses (a country outside ``named``) stays unsettled: None.
+    """
+    operator = OPERATORS[leaf.op]
+    if leaf.fact == "hs_code" and leaf.op == "prefix" and chapter is not None:
+        return _chapter_prefix(leaf.operand, leaf.options.get("except", ()), chapter)
+    if leaf.op in ("in", "equals") and leaf.fact in _SINGLE:
+        value = countries[_SINGLE[leaf.fact]]
+        if value is not None:
+            return operator.fast(leaf.operand, leaf.options)(value)
+        return Outcome.NOT_MET if named.issuperset(leaf.operand) else None
+    if leaf.op == "includes" and leaf.fact in ("via", "route") and named.issuperset(
+            leaf.operand):
+        destination, origin, _, _, via = countries
+        if leaf.fact == "route":
+            via = tuple(c for c in (origin, *via, destination) if c is not None)
+        return operator.fast(leaf.operand, leaf.options)(via)
+    return None
+
+
+def _chapter_prefix(prefixes: tuple[str, ...], excluded: tuple[str, ...],
+                    chapter: str) -> Outcome | None:
+    """``prefix`` for every code of a chapter, when the chapter alone decides it, else None.
+
+    Prefixes have two digits or more: the chapter's own holds for each of its
+    codes, and one of another chapter for none of them.
+    """
+    if not any(p[:2] == chapter for p in prefixes):
+        return Outcome.NOT_MET
+    if chapter in prefixes and not any(e[:2] == chapter for e in excluded):
+        return Outcome.MET
+    return None  # it turns on the digits after the chapter

@@ -1,4 +1,9 @@
-"""Gates: a record outside a rule's country or HS gate never meets it nor leaves it unknown."""
+"""Gates: a record outside a rule's country or HS gate never meets it nor leaves it unknown.
+
+And what the gate facts settle: a tree with the leaves a record's gated
+countries and HS chapter decide replaced by their outcomes decides as the
+whole tree does.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,10 @@ from hypothesis import strategies as st
 
 import compliance
 from compliance import reference
-from compliance.compiler import compile_outcome
+from compliance.compiler import compile_outcome, specialise
 from compliance.conditions import AllOf, AnyOf, Leaf, Not
 from compliance.engine import Engine
-from compliance.gates import CountryGate, country_gate, hs_gate
+from compliance.gates import ALWAYS_STATED, CountryGate, country_gate, hs_gate, settled
 from compliance.operators import Env, Outcome, fast_under
 from compliance.testing import UnsatisfiableRule, transfers, undetermined, violating
 from tests.conftest import DATA
@@ -100,3 +105,70 @@ def test_verdicts_many_gives_each_records_verdicts_in_order(records) -> None:
     assert list(engine.verdicts_many(records)) == [
         (number, index, rule, verdict) for number, transfer in enumerate(records)
         for index, rule, verdict in engine.verdicts(transfer)]
+
+
+def _reduced(transfer: compliance.Transfer, named: frozenset[str]) -> tuple:
+    """The record's always-stated countries reduced to ``named``, as the engine keys them."""
+    values = (transfer.route_destination, transfer.route_origin, transfer.supplier.country,
+              transfer.recipient.country)
+    return (*(v if v in named else None for v in values),
+            tuple(sorted(named.intersection(transfer.via))))
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_what_the_gate_facts_settle_leaves_the_outcome_unchanged(rule) -> None:
+    decide = compile_outcome(rule.when)
+    gate = country_gate(rule.when) or ()
+    # the rule's own gate, and countries the generated records often name
+    named = frozenset({"KP", "RU", "CN"}).union(*(members for _, members in gate))
+    rates = reference.default_rates()
+
+    @SETTINGS
+    @given(_records(rule))
+    def check(transfer) -> None:
+        env = Env(transfer.date, rates)
+        countries = _reduced(transfer, named)
+        for item in transfer.items:
+            code = item.hs_code
+            chapter = code[:2] if code is not None and len(code) >= 2 else None
+            rest = specialise(rule.when, lambda leaf, c=chapter: settled(leaf, countries, named, c))
+            outcome = rest if isinstance(rest, Outcome) else rest(transfer, item, env)
+            assert outcome is decide(transfer, item, env), (rule.id, countries, chapter)
+
+    check()
+
+
+def test_settled_reads_the_countries_and_the_chapter_only() -> None:
+    named = frozenset({"KP", "RU"})
+    to_kp = ("KP", "FR", "FR", "KP", ())
+    to_cn_via_ru = (None, "FR", "FR", None, ("RU",))  # CN is not named
+    assert len(ALWAYS_STATED) == len(to_kp)
+    kp = Leaf("destination", "in", ("KP",))
+    assert settled(kp, to_kp, named, None) is Outcome.MET
+    assert settled(kp, to_cn_via_ru, named, None) is Outcome.NOT_MET
+    # a country outside the named ones is lost in the reduction: left to the record
+    assert settled(Leaf("destination", "in", ("CN",)), to_cn_via_ru, named, None) is None
+    assert settled(Leaf("route", "includes", ("RU",)), to_cn_via_ru, named, None) is Outcome.MET
+    assert settled(Leaf("via", "includes", ("KP",)), to_cn_via_ru, named, None) is Outcome.NOT_MET
+    cars = Leaf("hs_code", "prefix", ("8703", "87"))
+    assert settled(cars, to_kp, named, "87") is Outcome.MET
+    assert settled(cars, to_kp, named, "84") is Outcome.NOT_MET
+    assert settled(Leaf("hs_code", "prefix", ("8703",)), to_kp, named, "87") is None
+    assert settled(Leaf("hs_code", "prefix", ("87",), (("except", ("8702",)),)), to_kp, named,
+                   "87") is None
+    assert settled(cars, to_kp, named, None) is None  # no code, or one of a single digit
+    assert settled(Leaf("description", "mentions", ("limousine",)), to_kp, named, "87") is None
+    # what is left is the rest of the tree: here the words, the only open test
+    tree = AllOf((kp, AnyOf((Leaf("hs_code", "prefix", ("8703",)),
+                             Leaf("description", "mentions", ("limousine",))))))
+    rest = specialise(tree, lambda leaf: settled(leaf, to_kp, named, "84"))
+    assert callable(rest)
+    limousine = compliance.Transfer.model_validate({
+        "id": "T1", "date": "2024-06-19", "type": "gift",
+        "supplier": {"name": "A", "country": "FR"},
+        "recipient": {"name": "B", "country": "KP"},
+        "items": [{"description": "Limousine", "hs_code": "8471"}]})
+    env = Env(limousine.date, reference.default_rates())
+    assert rest(limousine, limousine.items[0], env) is Outcome.MET
+    assert specialise(tree, lambda leaf: settled(leaf, to_cn_via_ru, named, "87")) is (
+        Outcome.NOT_MET)
