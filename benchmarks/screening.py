@@ -503,14 +503,15 @@ def main() -> None:
             big = Path(work) / "big.parquet"
             generate(big, args.big)
             results.extend(_median(name, big, args.big, args.repeat) for name in BIG)
-    print(f"{'engine':<32} {'records':>10} {'seconds':>9} {'records/s':>11} {'peak MB':>8}"
+    width = max(len(name) for name in ENGINES)
+    print(f"{'engine':<{width}} {'records':>10} {'seconds':>9} {'records/s':>11} {'peak MB':>8}"
           f" {'met':>8}")
     for r in results:
         if "error" in r:
-            print(f"{r['engine']:<32} error: {r['error']}")
+            print(f"{r['engine']:<{width}} error: {r['error']}")
             continue
         rate = r["records"] / r["seconds"] if r["seconds"] else float("inf")
-        print(f"{r['engine']:<32} {r['records']:>10,} {r['seconds']:>9.2f} {rate:>11,.0f}"
+        print(f"{r['engine']:<{width}} {r['records']:>10,} {r['seconds']:>9.2f} {rate:>11,.0f}"
               f" {r['peak_mb']:>8.0f} {r['found']:>8,}  {r.get('note', '')}".rstrip())
 
 

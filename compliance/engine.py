@@ -234,7 +234,8 @@ class _Index:
     Gates are derived from the trees (:func:`gates.country_gate`,
     :func:`gates.hs_gate`); a rule without a country gate is always a candidate.
     The rules a record's countries and an item's HS chapter admit are looked up
-    once per combination of the gated countries it names and the chapter, and kept.
+    once per combination of the gated countries it names and the chapter, and kept,
+    each with what is left of its tree once those are known (:func:`gates.settled`).
     """
 
     CACHE = 4096
@@ -278,7 +279,11 @@ class _Index:
                 tuple(sorted(named.intersection(via))) if via else ())
 
     def _admit(self, key: Named, chapter: str | None) -> list[_Entry]:
-        """The rules a record with these countries and an item of this HS chapter may meet."""
+        """The rules a record with these countries and an item of this HS chapter may meet.
+
+        Each with its tree reduced by what the countries and the chapter settle;
+        a rule they leave no way to meet is not admitted.
+        """
         destination, origin, supplier, recipient, via = key
         keys = [("destination", destination), ("origin", origin),
                 ("supplier.country", supplier), ("recipient.country", recipient)]
@@ -451,9 +456,7 @@ class Engine:
     def _verdicts(self, transfer: Transfer, key: Named,
                   as_of: dt.date | None) -> list[tuple[int, str, FindingVerdict]]:
         day = as_of or transfer.date
-        env = self._envs.get(day)
-        if env is None or env.rates is not self.rates:
-            env = self._env(day)
+        env = self._env(day)
         found = []
         entries_for, exempting = self._index.entries, self._exemptions
         for index, item in enumerate(transfer.items):
