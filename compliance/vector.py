@@ -214,7 +214,9 @@ def compile_rules(rules: RuleSet, as_of: dt.date | None = None) -> CompiledQuery
     per_record: list[tuple[Rule, str]] = []
     outcomes: list[str] = []  # per rule: 0 not met (or not in force), 1 met, 2 unknown
     exempting: dict[str, tuple[str, str]] = {}  # exemption id: (its column, its SQL)
-    parts: list[str] = []
+    found: list[str] = []  # per rule: its number where it has a finding
+    rule_of: list[str] = []  # per rule: its number to its id, and to its verdict
+    verdict_of: list[str] = []
     for rule in rules:
         try:
             condition = node_sql(rule.when)
@@ -222,7 +224,8 @@ def compile_rules(rules: RuleSet, as_of: dt.date | None = None) -> CompiledQuery
         except NotVectorisable as exc:
             per_record.append((rule, str(exc)))
             continue
-        column = f"o{len(vectorised)}"
+        number = len(vectorised)
+        column = f"o{number}"
         vectorised.append(rule)
         gate = gate_sql(rule)
         admits = _in_force(rule, day) + (f" AND {gate}" if gate is not None else "")
@@ -236,13 +239,18 @@ def compile_rules(rules: RuleSet, as_of: dt.date | None = None) -> CompiledQuery
                 exempting.setdefault(exemption_id, (f"x{len(exempting)}", sql))
             met = " OR ".join(exempting[exemption_id][0] for exemption_id, _ in exemptions)
             verdict = f"CASE WHEN {met} THEN 'exempted' ELSE {verdict} END"
-        parts.append(f"{{'rule': {sql_text(rule.id)},"
-                     f" 'verdict': CASE WHEN {column} = 0 THEN NULL ELSE {verdict} END}}")
+        found.append(f"CASE WHEN {column} <> 0 THEN {number} END")
+        rule_of.append(f"WHEN {number} THEN {sql_text(rule.id)}")
+        verdict_of.append(f"WHEN {number} THEN {verdict}")
     targets = currencies(rules.subset(vectorised))
     joins, money = _rate_joins(targets)
     select_money = f", {money}" if money else ""
     columns = ", ".join([*outcomes, *(f"{sql} AS {name}" for name, sql in exempting.values())])
-    judged = ", ".join(parts) if parts else "NULL"
+    # a finding is a rule's number, unnested, then named: its verdict is worked out for
+    # the findings alone, not for every rule on every record
+    numbers = ", ".join(found) if found else "NULL"
+    named = f"CASE n {' '.join(rule_of)} END" if found else "CAST(NULL AS VARCHAR)"
+    judged = f"CASE n {' '.join(verdict_of)} END" if found else "CAST(NULL AS VARCHAR)"
     gate = records_gate(vectorised)
     # The few records inside the gates are kept once for the two reads below; with no
     # gate (a rule without one) every record is read twice instead, streaming.
@@ -255,11 +263,9 @@ WITH gated AS {kept}(
 ), decided AS (
   SELECT row, item, transfer_id, hs_code{", " + columns if columns else ""} FROM judged
 ), found AS (
-  SELECT row, item, transfer_id, hs_code,
-         unnest(list_filter([{judged}], lambda f: f.verdict IS NOT NULL)) AS f
-  FROM decided
+  SELECT *, unnest(list_filter([{numbers}], lambda n: n IS NOT NULL)) AS n FROM decided
 )
-SELECT row, item, transfer_id AS transfer, hs_code, f.rule AS rule, f.verdict AS verdict
+SELECT row, item, transfer_id AS transfer, hs_code, {named} AS rule, {judged} AS verdict
 FROM found
 ORDER BY row, item, rule
 """

@@ -6,6 +6,8 @@ import csv
 import dataclasses
 import io
 import json
+import tempfile
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -177,6 +179,24 @@ def test_rules_without_a_sql_form_fall_back_per_record(tmp_path_factory) -> None
         assert _screened(result) == _expected(engine, list(enumerate(generated, start=1)))
 
     check()
+
+
+ONLY_PER_RECORD = OPERATOR_RULES.subset(
+    [r for r in OPERATOR_RULES if r.id == "op.text_and_dates"])
+
+
+@settings(SETTINGS, max_examples=5)
+@given(violating(next(iter(ONLY_PER_RECORD))))
+def test_a_query_with_every_rule_judged_per_record(record) -> None:
+    without_sql = dataclasses.replace(OPERATORS["mentions"], sql=None)
+    with tempfile.TemporaryDirectory() as work:
+        path = Path(work) / "records.jsonl"
+        _jsonl(path, [record])
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setitem(OPERATORS, "mentions", without_sql)
+            result = screen(path, ONLY_PER_RECORD)
+    assert [rule for rule, _ in result.per_record] == ["op.text_and_dates"]
+    assert _screened(result) == _expected(Engine(ONLY_PER_RECORD), [(1, record)]) != []
 
 
 def test_parquet_and_data_frames(tmp_path) -> None:
