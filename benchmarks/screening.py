@@ -401,8 +401,8 @@ def ours(path: Path, limit: int, mode: str) -> int:
 def fields_only(path: Path, limit: int) -> int:
     """No rules: only read the five country fields of each Transfer, the engine's first step.
 
-    The floor of any per-record engine over these objects: the hand-written loop
-    reads tuples instead.
+    The floor of any per-record engine over these objects; the hand-written
+    Python loop reads compact tuples instead.
     """
     records = transfers(path, limit)
     global _LOOP_SECONDS

@@ -256,7 +256,6 @@ class Correlator:
             return None
 
 
-
 def in_date_order(feed: Callable[[Transfer, str], list[ChainFinding]],
                   transfers: Iterable[tuple[Transfer, str]]) -> list[ChainFinding]:
     """Feed a batch to an evaluator in date order (then in the order given); every finding."""

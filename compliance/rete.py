@@ -191,4 +191,3 @@ class ReteCorrelator:
         live = {r.seq for s in self._sequences for r, _ in s.facts}
         for seq in [s for s in self._records if s not in live]:
             del self._records[seq]
-

@@ -116,8 +116,6 @@ class CompiledQuery:
     sql: str
     vectorised: tuple[Rule, ...]
     per_record: tuple[tuple[Rule, str], ...]
-    gate: str = "TRUE"
-    """The records some rule (vectorised or not) may meet, from the trees' gates."""
 
 
 _GATE_COLUMNS = {"destination": "destination", "origin": "origin",
@@ -269,5 +267,5 @@ SELECT row, item, transfer_id AS transfer, hs_code, {named} AS rule, {judged} AS
 FROM found
 ORDER BY row, item, rule
 """
-    return CompiledQuery(sql, tuple(vectorised), tuple(per_record), records_gate(rules))
+    return CompiledQuery(sql, tuple(vectorised), tuple(per_record))
 
