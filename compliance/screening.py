@@ -1,7 +1,8 @@
 """Bulk screening: trade records from CSV, JSONL or Parquet judged in one vectorised pass.
 
 Records are read by DuckDB (streaming, multi-threaded, out of core under a
-memory limit), checked against the case-file contract row by row, and judged
+memory limit), checked against the case-file contract (each distinct value
+of a field once, and in full the rows holding one it rejects), and judged
 by the query :mod:`compliance.vector` compiles from the rules. Nothing is
 lost: every record read is either screened or rejected with its reason, and
 the summary gives the three counts.
@@ -19,7 +20,7 @@ import os
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,18 +157,27 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _field_sql(layout: Layout, available: list[str], name: str) -> str:
+def _source(layout: Layout, columns: Iterable[str], name: str) -> str:
+    """The SQL of a field's source: its mapped column, a constant, or NULL.
+
+    ``columns`` are the relation's, quoted.
+    """
     if name in layout.constants:
         return "'" + layout.constants[name].replace("'", "''") + "'"
     column = layout.columns.get(name, name)
-    if column in available:
-        return f"nullif(trim(CAST({_quote(column)} AS VARCHAR)), '')"
+    if _quote(column) in columns:
+        return _quote(column)
     if name in REQUIRED:
         mapped = f" (mapped to '{column}')" if name in layout.columns else ""
         raise UsageError(f"the records have no column for '{name}'{mapped}",
                          "name it with a column mapping: --map mapping.yaml (columns: "
                          f"{{{name}: YOUR_COLUMN}})")
     return "CAST(NULL AS VARCHAR)"
+
+
+def _text(source: str) -> str:
+    """A field's text as the checks read it: trimmed, a blank one NULL."""
+    return f"nullif(trim(CAST({source} AS VARCHAR)), '')"
 
 
 def _check(column: str, field_name: str, rule: str, problem: str) -> str:
@@ -177,79 +187,182 @@ def _check(column: str, field_name: str, rule: str, problem: str) -> str:
             f" THEN '{field_name}: ' || {quoted} || ' {problem}'")
 
 
+_NUMBERS = ("item.quantity", "item.unit_value.amount")
+"""Fields of nearly as many values as rows: checked row by row, the others value by value."""
+
+
+def _staging(date_format: str | None) -> dict[str, tuple[str, str]]:
+    """The checked columns of a record: the field each is read from, and how (``{v}``)."""
+    date = (f"TRY_CAST(TRY_STRPTIME({{v}}, '{date_format}') AS DATE)" if date_format
+            else "TRY_CAST({v} AS DATE)")
+    return {
+        "date_raw": ("date", "{v}"), "date": ("date", date), "type": ("type", "lower({v})"),
+        "supplier_country": ("supplier.country", "upper({v})"),
+        "recipient_country": ("recipient.country", "upper({v})"),
+        "origin_raw": ("origin", "upper({v})"), "destination_raw": ("destination", "upper({v})"),
+        "via_text": ("via", "{v}"),
+        "via": ("via", "coalesce(list_filter(list_transform(string_split({v}, ';'),"
+                       " lambda v: upper(trim(v))), lambda v: v <> ''), [])"),
+        "hs_code": ("item.hs_code", "nullif(replace(replace({v}, '.', ''), ' ', ''), '')"),
+        "made_in": ("item.made_in", "upper({v})"),
+        "quantity_raw": ("item.quantity", "{v}"),
+        "quantity": ("item.quantity", "TRY_CAST({v} AS DECIMAL(38,6))"),
+        "amount_raw": ("item.unit_value.amount", "{v}"),
+        "unit_amount": ("item.unit_value.amount", "TRY_CAST({v} AS DECIMAL(38,6))"),
+        "unit_currency": ("item.unit_value.currency", "upper({v})"),
+    }
+
+
+def _checks() -> list[tuple[str | None, str]]:
+    """The record checks, in the order a reason is chosen: each with the one field it reads.
+
+    None marks the check that reads two (a stated amount needs its currency).
+    """
+    known = "IN (SELECT code FROM countries)"
+    return [
+        ("date", "WHEN date_raw IS NULL THEN 'date: missing'"),
+        ("date", _check("date_raw", "date", "date IS NULL", "is not a date")),
+        ("supplier.country", "WHEN supplier_country IS NULL THEN 'supplier.country: missing'"),
+        ("supplier.country", _check("supplier_country", "supplier.country",
+                                    f"supplier_country NOT {known}",
+                                    "is not an ISO 3166-1 alpha-2 country code")),
+        ("recipient.country",
+         "WHEN recipient_country IS NULL THEN 'recipient.country: missing'"),
+        ("recipient.country", _check("recipient_country", "recipient.country",
+                                     f"recipient_country NOT {known}",
+                                     "is not an ISO 3166-1 alpha-2 country code")),
+        ("origin", _check("origin_raw", "origin", f"origin_raw NOT {known}",
+                          "is not a country code")),
+        ("destination", _check("destination_raw", "destination", f"destination_raw NOT {known}",
+                               "is not a country code")),
+        ("item.made_in", _check("made_in", "item.made_in", f"made_in NOT {known}",
+                                "is not a country code")),
+        ("via", _check("via_text", "via",
+                       "len(list_filter(via, lambda v: NOT list_contains(country_codes, v))) > 0",
+                       "holds a code that is not a country")),
+        ("type", _check("type", "type", "type NOT IN ("
+                        + ", ".join(f"'{t.value}'" for t in TransferType) + ")",
+                        "is not a transfer type")),
+        ("item.hs_code", _check("hs_code", "item.hs_code",
+                                "length(hs_code) NOT IN (2, 4, 6, 8, 10)"
+                                " OR ltrim(hs_code, '0123456789') <> ''",
+                                "is not an HS code of 2 to 10 digits")),
+        ("item.hs_code", _check("hs_code", "item.hs_code",
+                                "left(hs_code, 6) NOT IN (SELECT code FROM hs)",
+                                f"does not exist in the {reference.HS_VERSION} nomenclature")),
+        ("item.quantity", _check("quantity_raw", "item.quantity",
+                                 "quantity IS NULL OR quantity <= 0", "is not a number above 0")),
+        ("item.unit_value.amount", _check("amount_raw", "item.unit_value.amount",
+                                          "unit_amount IS NULL OR unit_amount <= 0",
+                                          "is not an amount above 0")),
+        (None, "WHEN unit_amount IS NOT NULL AND unit_currency IS NULL"
+               " THEN 'item.unit_value.currency: missing for a stated amount'"),
+        ("item.unit_value.currency", _check("unit_currency", "item.unit_value.currency",
+                                            "unit_currency NOT IN (SELECT code FROM currencies)",
+                                            "is not an ISO 4217 currency code")),
+    ]
+
+
+_KNOWN = "(SELECT list(code) AS country_codes FROM countries) AS known"
+
+
+def _suspects(con: Any, relation: str, sources: dict[str, str], types: dict[str, str],
+              staging: dict[str, tuple[str, str]], checks: list[tuple[str | None, str]]) -> str:
+    """SQL that holds for every row a check rejects (and for few others): the rows to check.
+
+    A ledger holds few distinct dates, countries, codes and currencies. Each
+    such field is checked once per distinct value, with its own branches of
+    the row's checks, and a row is suspect if it holds a value so rejected.
+    Numbers are tested row by row, on the column as read: a decimal cast
+    skips the spaces that the checks' trim takes off, so it gives the same
+    number.
+    """
+    fields = list(dict.fromkeys(name for name, _ in checks if name is not None))
+    columns = sorted({sources[name] for name in fields
+                      if name not in _NUMBERS and sources[name] in types})
+    if columns:  # the distinct values of every such column, in one scan
+        flags = ", ".join(f"GROUPING({c}) AS g{n}" for n, c in enumerate(columns))
+        con.execute(f"CREATE TEMP TABLE seen AS SELECT {', '.join(columns)}, {flags}"
+                    f" FROM {relation} GROUP BY GROUPING SETS"
+                    f" ({', '.join(f'({c})' for c in columns)})")
+    terms, stated, no_currency = [], "false", "false"
+    for name in fields:
+        source = sources[name]
+        if name in _NUMBERS:
+            number = (f"TRY_CAST({source} AS DECIMAL(38,6))" if types.get(source) == "VARCHAR"
+                      else f"TRY_CAST({_text(source)} AS DECIMAL(38,6))")
+            terms.append(f"({source} IS NOT NULL AND coalesce({number} <= 0, true))")
+            if name == "item.unit_value.amount":
+                stated = f"{number} IS NOT NULL"
+            continue
+        # each distinct value with its staged columns, its reason, and whether it is blank
+        values = (f"SELECT {source} AS raw FROM seen WHERE g{columns.index(source)} = 0"
+                  if source in columns else f"SELECT {source} AS raw")
+        text = _text("raw")
+        staged = ", ".join(f"{template.format(v=text)} AS {column}"
+                           for column, (field, template) in staging.items() if field == name)
+        branches = " ".join(branch for field, branch in checks if field == name)
+        judged = (f"(SELECT raw, CASE {branches} END AS reason, {text} IS NULL AS blank"
+                  f" FROM (SELECT raw, {staged} FROM ({values})), {_KNOWN})")
+        bad, bad_null, blank, blank_null = con.execute(
+            f"SELECT coalesce(bool_or(reason IS NOT NULL AND raw IS NOT NULL), false),"
+            f" coalesce(bool_or(reason IS NOT NULL AND raw IS NULL), false),"
+            f" coalesce(bool_or(blank AND raw IS NOT NULL), false),"
+            f" coalesce(bool_or(blank AND raw IS NULL), false) FROM {judged}").fetchone()
+        if source not in columns:  # one value on every row: every row is suspect, or none
+            terms.extend(["true"] if bad or bad_null else [])
+            if name == "item.unit_value.currency" and (blank or blank_null):
+                no_currency = "true"
+            continue
+        table = "rejected_" + name.replace(".", "_")
+        if bad:
+            con.execute(f"CREATE TEMP TABLE {table} AS SELECT raw FROM {judged}"
+                        f" WHERE reason IS NOT NULL AND raw IS NOT NULL")
+            terms.append(f"{source} IN (SELECT raw FROM {table})")
+        if bad_null:
+            terms.append(f"{source} IS NULL")
+        if name == "item.unit_value.currency":
+            ways = [f"{source} IS NULL"] if blank_null else []
+            if blank:
+                con.execute(f"CREATE TEMP TABLE blank_currency AS SELECT raw FROM {judged}"
+                            f" WHERE blank AND raw IS NOT NULL")
+                ways.append(f"{source} IN (SELECT raw FROM blank_currency)")
+            no_currency = " OR ".join(ways) or "false"
+    # the check that reads two fields: a stated amount without its currency
+    terms.append(f"({stated} AND ({no_currency}))")
+    return " OR ".join(terms)
+
+
 def _stage_flat(con: Any, relation: str, layout: Layout, line_offset: str) -> int:
     """Normalise a flat relation (CSV, Parquet, data frame) into records and rejects."""
-    available = [row[0] for row in con.execute(f"DESCRIBE {relation}").fetchall()]
-    f = {name: _field_sql(layout, available, name) for name in FIELDS}
-    date = (f"TRY_CAST(TRY_STRPTIME({f['date']}, '{layout.date_format}') AS DATE)"
-            if layout.date_format else f"TRY_CAST({f['date']} AS DATE)")
-    country = "upper({})"
+    described = con.execute(f"DESCRIBE {relation}").fetchall()
+    types = {_quote(name): kind for name, kind, *_ in described}
+    sources = {name: _source(layout, types, name) for name in FIELDS}
+    f = {name: _text(source) for name, source in sources.items()}
+    staging = _staging(layout.date_format)
+    checks = _checks()
+    suspect = _suspects(con, relation, sources, types, staging, checks)
+    checked_columns = ", ".join(template.format(v=f[field]) + f" AS {column}"
+                                for column, (field, template) in staging.items())
     con.execute(f"""
 CREATE TEMP VIEW staged AS
 SELECT {line_offset} AS row, 1 AS item,
   coalesce({f['id']}, CAST({line_offset} AS VARCHAR)) AS transfer_id,
-  {f['date']} AS date_raw, {date} AS date, lower({f['type']}) AS type,
-  coalesce({f['supplier.name']}, '') AS supplier_name,
-  {country.format(f['supplier.country'])} AS supplier_country,
-  {f['supplier.role']} AS supplier_role,
-  coalesce({f['recipient.name']}, '') AS recipient_name,
-  {country.format(f['recipient.country'])} AS recipient_country,
-  {f['recipient.role']} AS recipient_role,
-  {country.format(f['origin'])} AS origin_raw,
-  {country.format(f['destination'])} AS destination_raw,
-  {f['via']} AS via_text,
-  coalesce(list_filter(list_transform(string_split({f['via']}, ';'), lambda v: upper(trim(v))),
-                       lambda v: v <> ''), []) AS via,
-  nullif(replace(replace({f['item.hs_code']}, '.', ''), ' ', ''), '') AS hs_code,
-  {country.format(f['item.made_in'])} AS made_in,
+  coalesce({f['supplier.name']}, '') AS supplier_name, {f['supplier.role']} AS supplier_role,
+  coalesce({f['recipient.name']}, '') AS recipient_name, {f['recipient.role']} AS recipient_role,
   coalesce({f['item.description']}, '') AS description,
-  {f['item.quantity']} AS quantity_raw, TRY_CAST({f['item.quantity']} AS DECIMAL(38,6)) AS quantity,
-  {f['item.unit_value.amount']} AS amount_raw,
-  TRY_CAST({f['item.unit_value.amount']} AS DECIMAL(38,6)) AS unit_amount,
-  upper({f['item.unit_value.currency']}) AS unit_currency,
   CASE WHEN {f['licence.issuer']} IS NULL AND {f['licence.reference']} IS NULL
     THEN []::{COLUMNS['licences']}
     ELSE [{{'issuer': {f['licence.issuer']}, 'reference': {f['licence.reference']},
-            'covers': {f['licence.covers']}}}] END AS licences
+            'covers': {f['licence.covers']}}}] END AS licences,
+  {checked_columns}, ({suspect}) AS suspect
 FROM {relation}""")
-    known = "IN (SELECT code FROM countries)"
-    checks = [
-        "WHEN date_raw IS NULL THEN 'date: missing'",
-        _check("date_raw", "date", "date IS NULL", "is not a date"),
-        "WHEN supplier_country IS NULL THEN 'supplier.country: missing'",
-        _check("supplier_country", "supplier.country", f"supplier_country NOT {known}",
-               "is not an ISO 3166-1 alpha-2 country code"),
-        "WHEN recipient_country IS NULL THEN 'recipient.country: missing'",
-        _check("recipient_country", "recipient.country", f"recipient_country NOT {known}",
-               "is not an ISO 3166-1 alpha-2 country code"),
-        _check("origin_raw", "origin", f"origin_raw NOT {known}", "is not a country code"),
-        _check("destination_raw", "destination", f"destination_raw NOT {known}",
-               "is not a country code"),
-        _check("made_in", "item.made_in", f"made_in NOT {known}", "is not a country code"),
-        _check("via_text", "via",
-               "len(list_filter(via, lambda v: NOT list_contains(country_codes, v))) > 0",
-               "holds a code that is not a country"),
-        _check("type", "type", "type NOT IN ("
-               + ", ".join(f"'{t.value}'" for t in TransferType) + ")", "is not a transfer type"),
-        _check("hs_code", "item.hs_code", "length(hs_code) NOT IN (2, 4, 6, 8, 10)"
-               " OR ltrim(hs_code, '0123456789') <> ''", "is not an HS code of 2 to 10 digits"),
-        _check("hs_code", "item.hs_code", "left(hs_code, 6) NOT IN (SELECT code FROM hs)",
-               f"does not exist in the {reference.HS_VERSION} nomenclature"),
-        _check("quantity_raw", "item.quantity", "quantity IS NULL OR quantity <= 0",
-               "is not a number above 0"),
-        _check("amount_raw", "item.unit_value.amount", "unit_amount IS NULL OR unit_amount <= 0",
-               "is not an amount above 0"),
-        "WHEN unit_amount IS NOT NULL AND unit_currency IS NULL"
-        " THEN 'item.unit_value.currency: missing for a stated amount'",
-        _check("unit_currency", "item.unit_value.currency",
-               "unit_currency NOT IN (SELECT code FROM currencies)",
-               "is not an ISO 4217 currency code"),
-    ]
-    con.execute("CREATE TEMP VIEW checked AS SELECT staged.*, CASE " + " ".join(checks)
-                + " END AS reason FROM staged,"
-                " (SELECT list(code) AS country_codes FROM countries) AS known")
-    rejected = con.execute("INSERT INTO rejects SELECT row, reason FROM checked"
-                           " WHERE reason IS NOT NULL").fetchone()[0]
+    # The row's checks, in full, for the suspect rows alone: the filter on ``suspect`` is
+    # taken below the CASE and its look-ups, onto the rows as read.
+    rejected = con.execute(
+        "INSERT INTO rejects SELECT row, reason FROM (SELECT row, CASE "
+        + " ".join(branch for _, branch in checks) + f" END AS reason FROM staged, {_KNOWN}"
+        " WHERE suspect) WHERE reason IS NOT NULL").fetchone()[0]
     # A view, not a copy: the records stream from the source into the compiled query,
     # which reads only those inside some rule's gate.
     con.execute("CREATE TEMP VIEW records AS SELECT row, item, transfer_id, date, type,"
@@ -257,7 +370,8 @@ FROM {relation}""")
                 " recipient_country, recipient_role, coalesce(origin_raw, supplier_country)"
                 " AS origin, coalesce(destination_raw, recipient_country) AS destination, via,"
                 " hs_code, made_in, description, coalesce(quantity, 1) AS quantity,"
-                " unit_amount, unit_currency, licences FROM checked WHERE reason IS NULL")
+                " unit_amount, unit_currency, licences FROM staged"
+                " WHERE row NOT IN (SELECT row FROM rejects)")
     # every row of the relation is one record: screened unless the checks rejected it
     return con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0] - rejected
 

@@ -240,3 +240,137 @@ def test_the_rates_screening_joins_are_the_engines_rates(tmp_path, monkeypatch, 
     _load_rates(con, str(tmp_path))
     loaded = set(con.execute("SELECT currency, day, rate FROM rates").fetchall())
     assert loaded == set(reference.default_rates().rows())
+
+
+FLAT_HEADER = ("id,date,type,supplier.country,recipient.country,origin,destination,via,"
+               "item.hs_code,item.made_in,item.quantity,item.unit_value.amount,"
+               "item.unit_value.currency,item.description")
+GOOD = ["t", "2024-06-19", "sale", "CN", "KP", "", "", "", "8703", "CN", "1", "100", "USD",
+        "Car"]
+FLAT_CHECKS = [  # (field, bad value, the reason a row with it gets)
+    ("date", "", "date: missing"),
+    ("date", "2024-02-30", "date: '2024-02-30' is not a date"),
+    ("supplier.country", "", "supplier.country: missing"),
+    ("supplier.country", "XX",
+     "supplier.country: 'XX' is not an ISO 3166-1 alpha-2 country code"),
+    ("recipient.country", " ", "recipient.country: missing"),
+    ("recipient.country", "zz",
+     "recipient.country: 'ZZ' is not an ISO 3166-1 alpha-2 country code"),
+    ("origin", "QQ", "origin: 'QQ' is not a country code"),
+    ("destination", "QZ", "destination: 'QZ' is not a country code"),
+    ("via", "CN;XX", "via: 'CN;XX' holds a code that is not a country"),
+    ("type", "theft", "type: 'theft' is not a transfer type"),
+    ("item.hs_code", "87A3", "item.hs_code: '87A3' is not an HS code of 2 to 10 digits"),
+    ("item.hs_code", "8799", "item.hs_code: '8799' does not exist in the HS 2022 nomenclature"),
+    ("item.made_in", "XY", "item.made_in: 'XY' is not a country code"),
+    ("item.quantity", "0", "item.quantity: '0' is not a number above 0"),
+    ("item.unit_value.amount", "abc", "item.unit_value.amount: 'abc' is not an amount above 0"),
+    ("item.unit_value.amount", " -3 ",
+     "item.unit_value.amount: '-3' is not an amount above 0"),
+    ("item.unit_value.currency", "  ",
+     "item.unit_value.currency: missing for a stated amount"),
+    ("item.unit_value.currency", "", "item.unit_value.currency: missing for a stated amount"),
+    ("item.unit_value.currency", "XYZ",
+     "item.unit_value.currency: 'XYZ' is not an ISO 4217 currency code"),
+]
+
+
+def _screen_rows(tmp_path, rows: list[list[str]], rules=BUNDLED):
+    path = tmp_path / "records.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(FLAT_HEADER.split(","))
+        writer.writerows(rows)
+    result = screen(path, rules, out=tmp_path / "findings.csv")
+    rejects = list(csv.reader(io.StringIO((tmp_path / "findings.rejects.csv")
+                                          .read_text(encoding="utf-8"))))[1:]
+    findings = list(csv.reader(io.StringIO((tmp_path / "findings.csv")
+                                           .read_text(encoding="utf-8"))))[1:]
+    return result, [(int(row), reason) for row, reason in rejects], findings
+
+
+def test_each_check_of_a_flat_record_gives_its_reason(tmp_path) -> None:
+    header = FLAT_HEADER.split(",")
+    rows = [GOOD]
+    for field, value, _ in FLAT_CHECKS:
+        row = list(GOOD)
+        row[header.index(field)] = value
+        rows.append(row)
+    # spaces, lower case and dots are read as the checks read them: not a reason to reject
+    tidy = dict(zip(header, GOOD, strict=True)) | {
+        "supplier.country": " cn ", "recipient.country": "kp", "via": "ru; cn",
+        "item.hs_code": "8703.23", "item.quantity": " 2 ", "item.unit_value.amount": " 5 ",
+        "item.unit_value.currency": "usd"}
+    rows.append(list(tidy.values()))
+    two = list(GOOD)  # a row with two problems gets the first, in the order of the checks
+    two[header.index("item.unit_value.currency")] = "XYZ"
+    two[header.index("date")] = ""
+    rows.append(two)
+    result, rejects, _ = _screen_rows(tmp_path, rows)
+    expected = [(n, reason) for n, (_, _, reason) in enumerate(FLAT_CHECKS, start=3)]
+    expected.append((len(rows) + 1, "date: missing"))
+    assert rejects == expected
+    assert (result.read, result.screened, result.rejected) == (
+        len(rows), len(rows) - len(expected), len(expected))
+
+
+def test_typed_parquet_columns_are_checked_as_their_text(tmp_path) -> None:
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({
+        "date": [dt.date(2024, 6, 19), None, dt.date(2024, 6, 19), dt.date(2024, 6, 19)],
+        "supplier.country": ["RU", "RU", None, "RU"], "recipient.country": ["KP"] * 4,
+        "item.hs_code": ["8703", "8703", "8703", "8703"],
+        "item.quantity": pa.array([2, 1, 1, 0], pa.int64()),
+        "item.unit_value.amount": pa.array([250000.5, 1.0, 1.0, 1.0], pa.float64()),
+        "item.unit_value.currency": ["USD"] * 4})
+    pq.write_table(table, tmp_path / "records.parquet")
+    result = screen(tmp_path / "records.parquet", BUNDLED, out=tmp_path / "findings.csv")
+    rejects = (tmp_path / "findings.rejects.csv").read_text(encoding="utf-8").splitlines()
+    assert rejects[1:] == ["2,date: missing", "3,supplier.country: missing",
+                           "4,item.quantity: '0' is not a number above 0"]
+    assert (result.read, result.screened) == (4, 1)
+    assert {f[4] for f in screen(table, BUNDLED).findings} >= {"un.dprk.luxury.vehicles"}
+
+
+MESSY = {  # per field, values good and bad, as exports hold them
+    "date": ["2024-06-19", "", " 2016-03-01 ", "2024-02-30", "19/06/2024"],
+    "type": ["sale", "", "Gift", "theft"],
+    "supplier.country": ["CN", "kp", " RU ", "", "XX"],
+    "recipient.country": ["KP", "ru", "", "ZZ", "FR"],
+    "origin": ["", "KP", "XX"], "destination": ["", "kp", "QZ"],
+    "via": ["", "CN", "CN;KP", "CN;XX", " ; "],
+    "item.hs_code": ["", "8703", "870323", "8703.23", "87A3", "8799", "87032310", "9307"],
+    "item.made_in": ["", "RU", "XY"],
+    "item.quantity": ["", "1", "0", "-2", "abc", " 3 "],
+    "item.unit_value.amount": ["", "100", "0", "abc", " 5 ", "250000.50", "1e3"],
+    "item.unit_value.currency": ["", "USD", "usd", "XYZ", "  "],
+}
+
+
+def _messy(name: str) -> st.SearchStrategy[str]:
+    """A field's value: mostly the good one, so that a row often has one problem alone."""
+    good = GOOD[FLAT_HEADER.split(",").index(name)]
+    return st.one_of(st.just(good), st.just(good), st.sampled_from(MESSY[name]))
+
+
+@settings(SETTINGS, max_examples=40)
+@given(st.lists(st.fixed_dictionaries({name: _messy(name) for name in MESSY}),
+                min_size=1, max_size=15))
+def test_checking_distinct_values_rejects_what_checking_every_row_does(generated) -> None:
+    from compliance import screening
+
+    header = FLAT_HEADER.split(",")
+    rows = [[record.get(name, good) for name, good in zip(header, GOOD, strict=True)]
+            for record in generated]
+    with tempfile.TemporaryDirectory() as work:
+        got = _screen_rows(Path(work), rows)
+        with pytest.MonkeyPatch.context() as patch:  # every row suspect: the full checks
+            patch.setattr(screening, "_suspects", lambda *args: "true")
+            every = _screen_rows(Path(work), rows)
+    assert got[1] == every[1] and got[2] == every[2]
+    assert (got[0].read, got[0].screened, got[0].rejected) == (
+        every[0].read, every[0].screened, every[0].rejected)
