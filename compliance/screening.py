@@ -264,73 +264,108 @@ def _checks() -> list[tuple[str | None, str]]:
 
 
 _KNOWN = "(SELECT list(code) AS country_codes FROM countries) AS known"
+MANY_VALUES = 100_000
+"""Distinct values past which a field is checked row by row: one value per row is no ledger."""
+
+
+def _carried(column: str) -> str:
+    """The name a source column is carried under, beside the staged columns, for the checks."""
+    return _quote("source " + column)
+
+
+def _judge_values(con: Any, table: str, values: str, staged: list[tuple[str, str]],
+                  branches: str) -> tuple[bool, bool, bool, bool]:
+    """Keep in ``table`` the values (``raw``) of one field that its checks reject or that are
+    blank; say whether any is rejected (stated, then NULL) and any blank (stated, then NULL).
+
+    ``staged`` holds the field's staged columns and how each is read from its text.
+    """
+    text = _text("raw")
+    columns = ", ".join(f"{template.format(v=text)} AS {column}" for column, template in staged)
+    con.execute(f"CREATE TEMP TABLE {table} AS SELECT raw, reason IS NOT NULL AS bad, blank"
+                f" FROM (SELECT raw, CASE {branches} END AS reason, {text} IS NULL AS blank"
+                f" FROM (SELECT raw, {columns} FROM ({values})), {_KNOWN})"
+                f" WHERE reason IS NOT NULL OR blank")
+    return con.execute(f"SELECT coalesce(bool_or(bad AND raw IS NOT NULL), false),"
+                       f" coalesce(bool_or(bad AND raw IS NULL), false),"
+                       f" coalesce(bool_or(blank AND raw IS NOT NULL), false),"
+                       f" coalesce(bool_or(blank AND raw IS NULL), false) FROM {table}"
+                       ).fetchone()
 
 
 def _suspects(con: Any, relation: str, sources: dict[str, str], types: dict[str, str],
-              staging: dict[str, tuple[str, str]], checks: list[tuple[str | None, str]]) -> str:
+              staging: dict[str, tuple[str, str]], checks: list[tuple[str | None, str]]
+              ) -> tuple[str, list[str]]:
     """SQL that holds for every row a check rejects (and for few others): the rows to check.
 
     A ledger holds few distinct dates, countries, codes and currencies. Each
     such field is checked once per distinct value, with its own branches of
     the row's checks, and a row is suspect if it holds a value so rejected.
-    Numbers are tested row by row, on the column as read: a decimal cast
-    skips the spaces that the checks' trim takes off, so it gives the same
-    number.
+    Numbers, and a field of more than :data:`MANY_VALUES` values, are tested
+    row by row; numbers on the column as read: a decimal cast skips the
+    spaces that the checks' trim takes off, so it gives the same number.
+
+    The SQL reads the staged columns and the source columns it names (carried
+    under :func:`_carried`), which are returned with it.
     """
     fields = list(dict.fromkeys(name for name, _ in checks if name is not None))
     columns = sorted({sources[name] for name in fields
                       if name not in _NUMBERS and sources[name] in types})
+    distinct: dict[str, int] = {}
     if columns:  # the distinct values of every such column, in one scan
         flags = ", ".join(f"GROUPING({c}) AS g{n}" for n, c in enumerate(columns))
         con.execute(f"CREATE TEMP TABLE seen AS SELECT {', '.join(columns)}, {flags}"
                     f" FROM {relation} GROUP BY GROUPING SETS"
                     f" ({', '.join(f'({c})' for c in columns)})")
-    terms, stated, no_currency = [], "false", "false"
+        counts = con.execute("SELECT " + ", ".join(
+            f"count(*) FILTER (g{n} = 0)" for n in range(len(columns))) + " FROM seen").fetchone()
+        distinct = dict(zip(columns, counts, strict=True))
+    terms, carried, stated, no_currency = [], set(), "false", "false"
     for name in fields:
         source = sources[name]
+        branches = " ".join(branch for field, branch in checks if field == name)
         if name in _NUMBERS:
-            number = (f"TRY_CAST({source} AS DECIMAL(38,6))" if types.get(source) == "VARCHAR"
-                      else f"TRY_CAST({_text(source)} AS DECIMAL(38,6))")
-            terms.append(f"({source} IS NOT NULL AND coalesce({number} <= 0, true))")
+            column = source
+            if source in types:
+                column = _carried(source)
+                carried.add(source)
+            number = (f"TRY_CAST({column} AS DECIMAL(38,6))" if types.get(source) == "VARCHAR"
+                      else f"TRY_CAST({_text(column)} AS DECIMAL(38,6))")
+            terms.append(f"({column} IS NOT NULL AND coalesce({number} <= 0, true))")
             if name == "item.unit_value.amount":
                 stated = f"{number} IS NOT NULL"
             continue
-        # each distinct value with its staged columns, its reason, and whether it is blank
+        if distinct.get(source, 0) > MANY_VALUES:  # as many values as rows, nearly
+            terms.append(f"(CASE {branches} END) IS NOT NULL")
+            if name == "item.unit_value.currency":
+                no_currency = "unit_currency IS NULL"
+            continue
         values = (f"SELECT {source} AS raw FROM seen WHERE g{columns.index(source)} = 0"
                   if source in columns else f"SELECT {source} AS raw")
-        text = _text("raw")
-        staged = ", ".join(f"{template.format(v=text)} AS {column}"
-                           for column, (field, template) in staging.items() if field == name)
-        branches = " ".join(branch for field, branch in checks if field == name)
-        judged = (f"(SELECT raw, CASE {branches} END AS reason, {text} IS NULL AS blank"
-                  f" FROM (SELECT raw, {staged} FROM ({values})), {_KNOWN})")
-        bad, bad_null, blank, blank_null = con.execute(
-            f"SELECT coalesce(bool_or(reason IS NOT NULL AND raw IS NOT NULL), false),"
-            f" coalesce(bool_or(reason IS NOT NULL AND raw IS NULL), false),"
-            f" coalesce(bool_or(blank AND raw IS NOT NULL), false),"
-            f" coalesce(bool_or(blank AND raw IS NULL), false) FROM {judged}").fetchone()
+        table = "judged_" + name.replace(".", "_")
+        bad, bad_null, blank, blank_null = _judge_values(
+            con, table, values, [(column, template) for column, (field, template)
+                                 in staging.items() if field == name], branches)
         if source not in columns:  # one value on every row: every row is suspect, or none
             terms.extend(["true"] if bad or bad_null else [])
             if name == "item.unit_value.currency" and (blank or blank_null):
                 no_currency = "true"
             continue
-        table = "rejected_" + name.replace(".", "_")
+        column = _carried(source)
+        carried.add(source)
         if bad:
-            con.execute(f"CREATE TEMP TABLE {table} AS SELECT raw FROM {judged}"
-                        f" WHERE reason IS NOT NULL AND raw IS NOT NULL")
-            terms.append(f"{source} IN (SELECT raw FROM {table})")
+            terms.append(f"{column} IN (SELECT raw FROM {table} WHERE bad AND raw IS NOT NULL)")
         if bad_null:
-            terms.append(f"{source} IS NULL")
+            terms.append(f"{column} IS NULL")
         if name == "item.unit_value.currency":
-            ways = [f"{source} IS NULL"] if blank_null else []
+            ways = [f"{column} IS NULL"] if blank_null else []
             if blank:
-                con.execute(f"CREATE TEMP TABLE blank_currency AS SELECT raw FROM {judged}"
-                            f" WHERE blank AND raw IS NOT NULL")
-                ways.append(f"{source} IN (SELECT raw FROM blank_currency)")
+                ways.append(f"{column} IN (SELECT raw FROM {table} WHERE blank AND raw IS NOT"
+                            f" NULL)")
             no_currency = " OR ".join(ways) or "false"
     # the check that reads two fields: a stated amount without its currency
     terms.append(f"({stated} AND ({no_currency}))")
-    return " OR ".join(terms)
+    return " OR ".join(terms), sorted(carried)
 
 
 def _stage_flat(con: Any, relation: str, layout: Layout, line_offset: str) -> int:
@@ -341,11 +376,10 @@ def _stage_flat(con: Any, relation: str, layout: Layout, line_offset: str) -> in
     f = {name: _text(source) for name, source in sources.items()}
     staging = _staging(layout.date_format)
     checks = _checks()
-    suspect = _suspects(con, relation, sources, types, staging, checks)
+    suspect, carried = _suspects(con, relation, sources, types, staging, checks)
     checked_columns = ", ".join(template.format(v=f[field]) + f" AS {column}"
                                 for column, (field, template) in staging.items())
-    con.execute(f"""
-CREATE TEMP VIEW staged AS
+    record = f"""
 SELECT {line_offset} AS row, 1 AS item,
   coalesce({f['id']}, CAST({line_offset} AS VARCHAR)) AS transfer_id,
   coalesce({f['supplier.name']}, '') AS supplier_name, {f['supplier.role']} AS supplier_role,
@@ -355,14 +389,16 @@ SELECT {line_offset} AS row, 1 AS item,
     THEN []::{COLUMNS['licences']}
     ELSE [{{'issuer': {f['licence.issuer']}, 'reference': {f['licence.reference']},
             'covers': {f['licence.covers']}}}] END AS licences,
-  {checked_columns}, ({suspect}) AS suspect
-FROM {relation}""")
-    # The row's checks, in full, for the suspect rows alone: the filter on ``suspect`` is
-    # taken below the CASE and its look-ups, onto the rows as read.
+  {checked_columns}"""
+    con.execute(f"CREATE TEMP VIEW staged AS {record} FROM {relation}")
+    # The row's checks, in full, for the suspect rows alone: the filter is taken down onto
+    # the rows as read, below the CASE that chooses the reason.
+    sources_carried = "".join(f", {column} AS {_carried(column)}" for column in carried)
     rejected = con.execute(
         "INSERT INTO rejects SELECT row, reason FROM (SELECT row, CASE "
-        + " ".join(branch for _, branch in checks) + f" END AS reason FROM staged, {_KNOWN}"
-        " WHERE suspect) WHERE reason IS NOT NULL").fetchone()[0]
+        + " ".join(branch for _, branch in checks) + f" END AS reason FROM ({record}"
+        f"{sources_carried} FROM {relation}), {_KNOWN} WHERE {suspect})"
+        " WHERE reason IS NOT NULL").fetchone()[0]
     # A view, not a copy: the records stream from the source into the compiled query,
     # which reads only those inside some rule's gate.
     con.execute("CREATE TEMP VIEW records AS SELECT row, item, transfer_id, date, type,"
@@ -370,8 +406,7 @@ FROM {relation}""")
                 " recipient_country, recipient_role, coalesce(origin_raw, supplier_country)"
                 " AS origin, coalesce(destination_raw, recipient_country) AS destination, via,"
                 " hs_code, made_in, description, coalesce(quantity, 1) AS quantity,"
-                " unit_amount, unit_currency, licences FROM staged"
-                " WHERE row NOT IN (SELECT row FROM rejects)")
+                " unit_amount, unit_currency, licences FROM staged ANTI JOIN rejects USING (row)")
     # every row of the relation is one record: screened unless the checks rejected it
     return con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0] - rejected
 

@@ -367,10 +367,14 @@ def test_checking_distinct_values_rejects_what_checking_every_row_does(generated
     rows = [[record.get(name, good) for name, good in zip(header, GOOD, strict=True)]
             for record in generated]
     with tempfile.TemporaryDirectory() as work:
-        got = _screen_rows(Path(work), rows)
+        by_value = _screen_rows(Path(work), rows)
+        with pytest.MonkeyPatch.context() as patch:  # fields of many values: row by row
+            patch.setattr(screening, "MANY_VALUES", 0)
+            by_row = _screen_rows(Path(work), rows)
         with pytest.MonkeyPatch.context() as patch:  # every row suspect: the full checks
-            patch.setattr(screening, "_suspects", lambda *args: "true")
+            patch.setattr(screening, "_suspects", lambda *args: ("true", []))
             every = _screen_rows(Path(work), rows)
-    assert got[1] == every[1] and got[2] == every[2]
-    assert (got[0].read, got[0].screened, got[0].rejected) == (
-        every[0].read, every[0].screened, every[0].rejected)
+    for got in (by_value, by_row):
+        assert got[1] == every[1] and got[2] == every[2]
+        assert (got[0].read, got[0].screened, got[0].rejected) == (
+            every[0].read, every[0].screened, every[0].rejected)
