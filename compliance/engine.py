@@ -266,9 +266,12 @@ class _Index:
         """
         named = self.named
         supplier, recipient = transfer.supplier.country, transfer.recipient.country
+        via = transfer.via
+        if (supplier not in named and recipient not in named and not via
+                and transfer.destination is None and transfer.origin is None):
+            return _NONE_NAMED if self.always else None  # most records: the parties alone
         destination = transfer.destination or recipient
         origin = transfer.origin or supplier
-        via = transfer.via
         if (destination not in named and origin not in named and supplier not in named
                 and recipient not in named and (not via or named.isdisjoint(via))):
             return _NONE_NAMED if self.always else None
