@@ -31,8 +31,10 @@ from pydantic import ValidationError
 from compliance import reference
 from compliance.engine import Engine
 from compliance.errors import UsageError
+from compliance.gates import CountryGate, country_gate
 from compliance.layouts import FIELDS, REQUIRED, Layout
 from compliance.models import Item, Licence, Party, Transfer, TransferType, first_problem
+from compliance.operators import sql_text
 from compliance.rules import RuleSet
 from compliance.vector import COLUMNS, compile_rules, currencies, records_gate
 
@@ -293,9 +295,33 @@ def _judge_values(con: Any, table: str, values: str, staged: list[tuple[str, str
                        ).fetchone()
 
 
-def _suspects(con: Any, relation: str, sources: dict[str, str], types: dict[str, str],
-              staging: dict[str, tuple[str, str]], checks: list[tuple[str | None, str]]
-              ) -> tuple[str, list[str]]:
+def _distinct(con: Any, relation: str, columns: list[str]) -> dict[str, tuple[int, int]]:
+    """Keep in ``seen`` the distinct values of each column, in one scan.
+
+    Each column's values are the rows of ``seen`` whose flag ``g{n}`` is 0;
+    the result maps the column to ``n`` and to the number of its values.
+    """
+    if not columns:
+        return {}
+    flags = ", ".join(f"GROUPING({c}) AS g{n}" for n, c in enumerate(columns))
+    con.execute(f"CREATE TEMP TABLE seen AS SELECT {', '.join(columns)}, {flags}"
+                f" FROM {relation} GROUP BY GROUPING SETS"
+                f" ({', '.join(f'({c})' for c in columns)})")
+    counts = con.execute("SELECT " + ", ".join(
+        f"count(*) FILTER (g{n} = 0)" for n in range(len(columns))) + " FROM seen").fetchone()
+    return {c: (n, count) for n, (c, count) in enumerate(zip(columns, counts, strict=True))}
+
+
+def _values(source: str, seen: dict[str, tuple[int, int]]) -> str:
+    """A query of a field's distinct values (``raw``): a column's, or its one constant."""
+    if source in seen:
+        return f"SELECT {source} AS raw FROM seen WHERE g{seen[source][0]} = 0"
+    return f"SELECT {source} AS raw"
+
+
+def _suspects(con: Any, sources: dict[str, str], types: dict[str, str],
+              seen: dict[str, tuple[int, int]], staging: dict[str, tuple[str, str]],
+              checks: list[tuple[str | None, str]]) -> tuple[str, list[str]]:
     """SQL that holds for every row a check rejects (and for few others): the rows to check.
 
     A ledger holds few distinct dates, countries, codes and currencies. Each
@@ -309,17 +335,6 @@ def _suspects(con: Any, relation: str, sources: dict[str, str], types: dict[str,
     under :func:`_carried`), which are returned with it.
     """
     fields = list(dict.fromkeys(name for name, _ in checks if name is not None))
-    columns = sorted({sources[name] for name in fields
-                      if name not in _NUMBERS and sources[name] in types})
-    distinct: dict[str, int] = {}
-    if columns:  # the distinct values of every such column, in one scan
-        flags = ", ".join(f"GROUPING({c}) AS g{n}" for n, c in enumerate(columns))
-        con.execute(f"CREATE TEMP TABLE seen AS SELECT {', '.join(columns)}, {flags}"
-                    f" FROM {relation} GROUP BY GROUPING SETS"
-                    f" ({', '.join(f'({c})' for c in columns)})")
-        counts = con.execute("SELECT " + ", ".join(
-            f"count(*) FILTER (g{n} = 0)" for n in range(len(columns))) + " FROM seen").fetchone()
-        distinct = dict(zip(columns, counts, strict=True))
     terms, carried, stated, no_currency = [], set(), "false", "false"
     for name in fields:
         source = sources[name]
@@ -335,18 +350,17 @@ def _suspects(con: Any, relation: str, sources: dict[str, str], types: dict[str,
             if name == "item.unit_value.amount":
                 stated = f"{number} IS NOT NULL"
             continue
-        if distinct.get(source, 0) > MANY_VALUES:  # as many values as rows, nearly
+        if source in seen and seen[source][1] > MANY_VALUES:  # a value per row, nearly
             terms.append(f"(CASE {branches} END) IS NOT NULL")
             if name == "item.unit_value.currency":
                 no_currency = "unit_currency IS NULL"
             continue
-        values = (f"SELECT {source} AS raw FROM seen WHERE g{columns.index(source)} = 0"
-                  if source in columns else f"SELECT {source} AS raw")
+        values = _values(source, seen)
         table = "judged_" + name.replace(".", "_")
         bad, bad_null, blank, blank_null = _judge_values(
             con, table, values, [(column, template) for column, (field, template)
                                  in staging.items() if field == name], branches)
-        if source not in columns:  # one value on every row: every row is suspect, or none
+        if source not in seen:  # one value on every row: every row is suspect, or none
             terms.extend(["true"] if bad or bad_null else [])
             if name == "item.unit_value.currency" and (blank or blank_null):
                 no_currency = "true"
@@ -368,7 +382,57 @@ def _suspects(con: Any, relation: str, sources: dict[str, str], types: dict[str,
     return " OR ".join(terms), sorted(carried)
 
 
-def _stage_flat(con: Any, relation: str, layout: Layout, line_offset: str) -> int:
+_GATED = {"destination": ("destination", "recipient.country"),
+          "origin": ("origin", "supplier.country"), "supplier.country": ("supplier.country",),
+          "recipient.country": ("recipient.country",), "via": ("via",)}
+"""Per gate fact, the fields it is read from: a route's ends default to the parties'."""
+_GATED_COLUMN = {"destination": "destination_raw", "origin": "origin_raw",
+                 "supplier.country": "supplier_country",
+                 "recipient.country": "recipient_country", "via": "via"}
+LISTED = 1_000
+"""Values of a column inside the gate past which they are joined, not listed in the SQL."""
+
+
+def _source_gate(con: Any, gate: CountryGate | None, sources: dict[str, str],
+                 types: dict[str, str], seen: dict[str, tuple[int, int]],
+                 staging: dict[str, tuple[str, str]]) -> str:
+    """SQL on the source columns that holds for every row inside ``gate`` (and few others).
+
+    Each column's distinct values are read as the staged columns read them,
+    and those the gate names are kept, so that the records outside every
+    rule's gate are dropped as they are read, before their fields are trimmed
+    and cased. None (a rule without a country gate) admits every row.
+    """
+    if gate is None:
+        return "true"
+    named: dict[str, set[str]] = {}
+    for fact, members in gate:
+        for field_name in _GATED[fact]:
+            named.setdefault(field_name, set()).update(members)
+    terms = []
+    for field_name, members in sorted(named.items()):
+        source = sources[field_name]
+        value = staging[_GATED_COLUMN[field_name]][1].format(v=_text("raw"))
+        listed = ", ".join(sql_text(code) for code in sorted(members))
+        test = (f"list_has_any({value}, [{listed}])" if field_name == "via"
+                else f"{value} IN ({listed})")
+        inside = f"SELECT raw FROM ({_values(source, seen)}) WHERE {test}"
+        if source not in seen:  # one value on every row: inside the gate, or not
+            if con.execute(inside).fetchone() is not None:
+                return "true"
+            continue
+        table = "gate_" + field_name.replace(".", "_")
+        con.execute(f"CREATE TEMP TABLE {table} AS {inside}")
+        found = con.execute(f"SELECT raw FROM {table} LIMIT {LISTED + 1}").fetchall()
+        if found and types.get(source) == "VARCHAR" and len(found) <= LISTED:
+            terms.append(f"{source} IN ({', '.join(sql_text(raw) for raw, in found)})")
+        elif found:
+            terms.append(f"{source} IN (SELECT raw FROM {table})")
+    return " OR ".join(terms) or "false"
+
+
+def _stage_flat(con: Any, relation: str, layout: Layout, line_offset: str,
+                gate: CountryGate | None) -> int:
     """Normalise a flat relation (CSV, Parquet, data frame) into records and rejects."""
     described = con.execute(f"DESCRIBE {relation}").fetchall()
     types = {_quote(name): kind for name, kind, *_ in described}
@@ -376,7 +440,10 @@ def _stage_flat(con: Any, relation: str, layout: Layout, line_offset: str) -> in
     f = {name: _text(source) for name, source in sources.items()}
     staging = _staging(layout.date_format)
     checks = _checks()
-    suspect, carried = _suspects(con, relation, sources, types, staging, checks)
+    seen = _distinct(con, relation, sorted(
+        {sources[name] for name, _ in checks
+         if name is not None and name not in _NUMBERS and sources[name] in types}))
+    suspect, carried = _suspects(con, sources, types, seen, staging, checks)
     checked_columns = ", ".join(template.format(v=f[field]) + f" AS {column}"
                                 for column, (field, template) in staging.items())
     record = f"""
@@ -390,7 +457,9 @@ SELECT {line_offset} AS row, 1 AS item,
     ELSE [{{'issuer': {f['licence.issuer']}, 'reference': {f['licence.reference']},
             'covers': {f['licence.covers']}}}] END AS licences,
   {checked_columns}"""
-    con.execute(f"CREATE TEMP VIEW staged AS {record} FROM {relation}")
+    # only the rows some rule's country gate may admit: the compiled query reads no other
+    con.execute(f"CREATE TEMP VIEW staged AS {record} FROM {relation}"
+                f" WHERE {_source_gate(con, gate, sources, types, seen, staging)}")
     # The row's checks, in full, for the suspect rows alone: the filter is taken down onto
     # the rows as read, below the CASE that chooses the reason.
     sources_carried = "".join(f", {column} AS {_carried(column)}" for column in carried)
@@ -411,7 +480,7 @@ SELECT {line_offset} AS row, 1 AS item,
     return con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0] - rejected
 
 
-def _read_csv(con: Any, path: Path, layout: Layout) -> int:
+def _read_csv(con: Any, path: Path, layout: Layout, gate: CountryGate | None) -> int:
     delimiter = "\t" if path.suffix == ".tsv" else ","
     con.execute(f"""CREATE TEMP VIEW source AS SELECT * FROM read_csv('{path}', header=true,
         all_varchar=true, delim='{delimiter}', store_rejects=true,
@@ -430,23 +499,23 @@ def _read_csv(con: Any, path: Path, layout: Layout) -> int:
                                      " GROUP BY line ORDER BY line").fetchall():
         con.execute("INSERT INTO rejects VALUES (?, ?)",
                     [line, "unreadable CSV line: " + message.splitlines()[0]])
-    return _stage_flat(con, "numbered", layout, "file_line")
+    return _stage_flat(con, "numbered", layout, "file_line", gate)
 
 
-def _read_parquet(con: Any, path: Path, layout: Layout) -> int:
+def _read_parquet(con: Any, path: Path, layout: Layout, gate: CountryGate | None) -> int:
     # file_row_number numbers rows while streaming; a window (row_number() OVER ())
     # would hold the whole file in memory.
     con.execute(f"CREATE TEMP VIEW numbered AS SELECT * EXCLUDE (file_row_number),"
                 f" file_row_number + 1 AS record_row"
                 f" FROM read_parquet('{path}', file_row_number = true)")
-    return _stage_flat(con, "numbered", layout, "record_row")
+    return _stage_flat(con, "numbered", layout, "record_row", gate)
 
 
-def _read_frame(con: Any, frame: Any, layout: Layout) -> int:
+def _read_frame(con: Any, frame: Any, layout: Layout, gate: CountryGate | None) -> int:
     con.register("frame", frame)  # a pandas, polars or pyarrow table, already in memory
     con.execute("CREATE TEMP VIEW numbered AS SELECT *, row_number() OVER () AS record_row"
                 " FROM frame")
-    return _stage_flat(con, "numbered", layout, "record_row")
+    return _stage_flat(con, "numbered", layout, "record_row", gate)
 
 
 def _jsonl_rows(path: Path, con: Any) -> Iterator[tuple[Any, ...]]:
@@ -569,7 +638,9 @@ def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = 
         con = _connect(work)
         try:
             _reference_tables(con, rules, work)
-            result.screened = _load(con, source, layout)
+            gates = [country_gate(rule.when) for rule in rules]
+            union = None if None in gates else tuple(pair for g in gates if g for pair in g)
+            result.screened = _load(con, source, layout, union)
             con.execute(f"CREATE TEMP TABLE findings AS {compiled.sql}")
             if compiled.per_record:
                 fallback = rules.subset([r for r, _ in compiled.per_record])
@@ -598,17 +669,20 @@ def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = 
     return result
 
 
-def _load(con: Any, source: Any, layout: Layout) -> int:
-    """Read the source into the ``records`` relation and ``rejects``; return records screened."""
+def _load(con: Any, source: Any, layout: Layout, gate: CountryGate | None = None) -> int:
+    """Read the source into the ``records`` relation and ``rejects``; return records screened.
+
+    ``records`` may leave out flat rows outside ``gate`` (None: no row left out).
+    """
     if isinstance(source, str | Path):
         path = Path(source)
         if not path.is_file():
             raise UsageError(f"no such file: {source}")
         kind = FORMATS.get(path.suffix.lower())
         if kind == "csv":
-            return _read_csv(con, path, layout)
+            return _read_csv(con, path, layout, gate)
         if kind == "parquet":
-            return _read_parquet(con, path, layout)
+            return _read_parquet(con, path, layout, gate)
         if kind == "jsonl":
             if layout.columns or layout.constants:
                 raise UsageError("a JSONL file holds transfers in the case-file shape;"
@@ -616,4 +690,4 @@ def _load(con: Any, source: Any, layout: Layout) -> int:
             return _read_jsonl(con, path)
         raise UsageError(f"cannot tell the format of {source}",
                          "name it .csv, .tsv, .jsonl, .ndjson or .parquet")
-    return _read_frame(con, source, layout)
+    return _read_frame(con, source, layout, gate)

@@ -340,41 +340,75 @@ MESSY = {  # per field, values good and bad, as exports hold them
     "date": ["2024-06-19", "", " 2016-03-01 ", "2024-02-30", "19/06/2024"],
     "type": ["sale", "", "Gift", "theft"],
     "supplier.country": ["CN", "kp", " RU ", "", "XX"],
-    "recipient.country": ["KP", "ru", "", "ZZ", "FR"],
-    "origin": ["", "KP", "XX"], "destination": ["", "kp", "QZ"],
-    "via": ["", "CN", "CN;KP", "CN;XX", " ; "],
+    "recipient.country": ["KP", "ru", "kp ", "", "ZZ", "FR"],
+    "origin": ["", "KP", "XX", "ru"], "destination": ["", "kp", "QZ", " KP"],
+    "via": ["", "CN", "CN;KP", "CN;XX", " ; ", "kp"],
     "item.hs_code": ["", "8703", "870323", "8703.23", "87A3", "8799", "87032310", "9307"],
     "item.made_in": ["", "RU", "XY"],
     "item.quantity": ["", "1", "0", "-2", "abc", " 3 "],
     "item.unit_value.amount": ["", "100", "0", "abc", " 5 ", "250000.50", "1e3"],
     "item.unit_value.currency": ["", "USD", "usd", "XYZ", "  "],
 }
+ROUTE_GATED = compliance.load_rules(DATA / "route-gated.yaml")  # the route's ends default
+# a good row between countries no rule names: only its messy values bring it into a gate
+NEUTRAL = [{"supplier.country": "CN", "recipient.country": "FR"}.get(name, good)
+           for name, good in zip(FLAT_HEADER.split(","), GOOD, strict=True)]
 
 
-def _messy(name: str) -> st.SearchStrategy[str]:
+def _messy(name: str, good_row: list[str]) -> st.SearchStrategy[str]:
     """A field's value: mostly the good one, so that a row often has one problem alone."""
-    good = GOOD[FLAT_HEADER.split(",").index(name)]
-    return st.one_of(st.just(good), st.just(good), st.sampled_from(MESSY[name]))
+    good = good_row[FLAT_HEADER.split(",").index(name)]
+    return st.one_of(*[st.just(good)] * 4, st.sampled_from(MESSY[name]))
 
 
-@settings(SETTINGS, max_examples=40)
-@given(st.lists(st.fixed_dictionaries({name: _messy(name) for name in MESSY}),
-                min_size=1, max_size=15))
-def test_checking_distinct_values_rejects_what_checking_every_row_does(generated) -> None:
+@pytest.mark.parametrize(("rules", "good"), [(BUNDLED, GOOD), (ROUTE_GATED, NEUTRAL)],
+                         ids=["bundled", "route-gated"])
+def test_checking_distinct_values_screens_as_checking_every_row_does(rules, good) -> None:
+    @settings(SETTINGS, max_examples=40)
+    @given(st.lists(st.fixed_dictionaries({name: _messy(name, good) for name in MESSY}),
+                    min_size=1, max_size=15))
+    def check(generated) -> None:
+        _same_screening([[record.get(name, value) for name, value
+                          in zip(FLAT_HEADER.split(","), good, strict=True)]
+                         for record in generated], rules)
+
+    check()
+
+
+def _same_screening(rows: list[list[str]], rules: compliance.RuleSet) -> None:
+    """Rows screened as they are, and with every row checked in full and staged: the same."""
     from compliance import screening
 
-    header = FLAT_HEADER.split(",")
-    rows = [[record.get(name, good) for name, good in zip(header, GOOD, strict=True)]
-            for record in generated]
     with tempfile.TemporaryDirectory() as work:
-        by_value = _screen_rows(Path(work), rows)
+        by_value = _screen_rows(Path(work), rows, rules)
         with pytest.MonkeyPatch.context() as patch:  # fields of many values: row by row
             patch.setattr(screening, "MANY_VALUES", 0)
-            by_row = _screen_rows(Path(work), rows)
-        with pytest.MonkeyPatch.context() as patch:  # every row suspect: the full checks
+            by_row = _screen_rows(Path(work), rows, rules)
+        with pytest.MonkeyPatch.context() as patch:  # every row checked in full, and staged
             patch.setattr(screening, "_suspects", lambda *args: ("true", []))
-            every = _screen_rows(Path(work), rows)
+            patch.setattr(screening, "_source_gate", lambda *args: "true")
+            every = _screen_rows(Path(work), rows, rules)
     for got in (by_value, by_row):
         assert got[1] == every[1] and got[2] == every[2]
         assert (got[0].read, got[0].screened, got[0].rejected) == (
             every[0].read, every[0].screened, every[0].rejected)
+
+
+def test_the_route_s_ends_default_to_the_parties_when_rows_are_picked(tmp_path) -> None:
+    header = FLAT_HEADER.split(",")
+
+    def row(**fields: str) -> list[str]:
+        values = dict(zip(header, NEUTRAL, strict=True)) | {
+            name.replace("_", "."): value for name, value in fields.items()}
+        return list(values.values())
+
+    rows = [row(supplier_country=" RU "),                       # origin: the supplier's
+            row(recipient_country="kp "),                       # destination: the recipient's
+            row(destination=" KP"),                             # stated, for another recipient
+            row(supplier_country="RU", origin="CN"),            # a stated origin overrides
+            row(recipient_country="KP", destination="FR"),      # and a stated destination
+            row()]
+    _, rejects, findings = _screen_rows(tmp_path, rows, ROUTE_GATED)
+    assert rejects == []
+    assert sorted((int(f[0]), f[4]) for f in findings) == [
+        (2, "route.origin"), (3, "route.destination"), (4, "route.destination")]
