@@ -12,7 +12,7 @@ tests the rest only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from compliance.conditions import AllOf, Leaf, Node, Not
@@ -72,6 +72,22 @@ def country_gate(node: Node) -> CountryGate | None:
     """
     return _gate(node, _country_leaf, lambda g: sum(len(members) for _, members in g),
                  lambda gates: tuple(pair for gate in gates for pair in gate))
+
+
+def union_gate(trees: Iterable[Node]) -> CountryGate | None:
+    """The countries, by fact, one of which a record needs for any of the trees to apply.
+
+    None if a tree has no country gate (any record may meet it); empty if
+    there are no trees.
+    """
+    merged: dict[str, set[str]] = {}
+    for tree in trees:
+        gate = country_gate(tree)
+        if gate is None:
+            return None
+        for fact, members in gate:
+            merged.setdefault(fact, set()).update(members)
+    return tuple((fact, frozenset(members)) for fact, members in sorted(merged.items()))
 
 
 # -- what the gate facts settle -----------------------------------------------------------

@@ -31,7 +31,7 @@ from pydantic import ValidationError
 from compliance import reference
 from compliance.engine import Engine
 from compliance.errors import UsageError
-from compliance.gates import CountryGate, country_gate
+from compliance.gates import CountryGate, union_gate
 from compliance.layouts import FIELDS, REQUIRED, Layout
 from compliance.models import Item, Licence, Party, Transfer, TransferType, first_problem
 from compliance.operators import sql_text
@@ -382,13 +382,12 @@ def _suspects(con: Any, sources: dict[str, str], types: dict[str, str],
     return " OR ".join(terms), sorted(carried)
 
 
-_GATED = {"destination": ("destination", "recipient.country"),
-          "origin": ("origin", "supplier.country"), "supplier.country": ("supplier.country",),
-          "recipient.country": ("recipient.country",), "via": ("via",)}
-"""Per gate fact, the fields it is read from: a route's ends default to the parties'."""
-_GATED_COLUMN = {"destination": "destination_raw", "origin": "origin_raw",
-                 "supplier.country": "supplier_country",
-                 "recipient.country": "recipient_country", "via": "via"}
+_ROUTE_ENDS = {"origin": "supplier.country", "destination": "recipient.country"}
+"""A route's end, when the record does not state it, is its party's country."""
+_COUNTRY_COLUMN = {"destination": "destination_raw", "origin": "origin_raw",
+                   "supplier.country": "supplier_country",
+                   "recipient.country": "recipient_country", "via": "via"}
+"""The staged column of each country field, as stated (a route's end not yet defaulted)."""
 LISTED = 1_000
 """Values of a column inside the gate past which they are joined, not listed in the SQL."""
 
@@ -407,12 +406,12 @@ def _source_gate(con: Any, gate: CountryGate | None, sources: dict[str, str],
         return "true"
     named: dict[str, set[str]] = {}
     for fact, members in gate:
-        for field_name in _GATED[fact]:
+        for field_name in (fact, _ROUTE_ENDS[fact]) if fact in _ROUTE_ENDS else (fact,):
             named.setdefault(field_name, set()).update(members)
     terms = []
     for field_name, members in sorted(named.items()):
         source = sources[field_name]
-        value = staging[_GATED_COLUMN[field_name]][1].format(v=_text("raw"))
+        value = staging[_COUNTRY_COLUMN[field_name]][1].format(v=_text("raw"))
         listed = ", ".join(sql_text(code) for code in sorted(members))
         test = (f"list_has_any({value}, [{listed}])" if field_name == "via"
                 else f"{value} IN ({listed})")
@@ -470,10 +469,11 @@ SELECT {line_offset} AS row, 1 AS item,
         " WHERE reason IS NOT NULL").fetchone()[0]
     # A view, not a copy: the records stream from the source into the compiled query,
     # which reads only those inside some rule's gate.
+    ends = ", ".join(f"coalesce({_COUNTRY_COLUMN[end]}, {_COUNTRY_COLUMN[party]}) AS {end}"
+                     for end, party in _ROUTE_ENDS.items())
     con.execute("CREATE TEMP VIEW records AS SELECT row, item, transfer_id, date, type,"
                 " supplier_name, supplier_country, supplier_role, recipient_name,"
-                " recipient_country, recipient_role, coalesce(origin_raw, supplier_country)"
-                " AS origin, coalesce(destination_raw, recipient_country) AS destination, via,"
+                f" recipient_country, recipient_role, {ends}, via,"
                 " hs_code, made_in, description, coalesce(quantity, 1) AS quantity,"
                 " unit_amount, unit_currency, licences FROM staged ANTI JOIN rejects USING (row)")
     # every row of the relation is one record: screened unless the checks rejected it
@@ -638,9 +638,7 @@ def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = 
         con = _connect(work)
         try:
             _reference_tables(con, rules, work)
-            gates = [country_gate(rule.when) for rule in rules]
-            union = None if None in gates else tuple(pair for g in gates if g for pair in g)
-            result.screened = _load(con, source, layout, union)
+            result.screened = _load(con, source, layout, union_gate(r.when for r in rules))
             con.execute(f"CREATE TEMP TABLE findings AS {compiled.sql}")
             if compiled.per_record:
                 fallback = rules.subset([r for r, _ in compiled.per_record])

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from compliance.conditions import AllOf, AnyOf, Leaf, Node, Not, leaves
 from compliance.facts import FACTS, Kind
-from compliance.gates import CountryGate, country_gate
+from compliance.gates import CountryGate, country_gate, union_gate
 from compliance.models import Money
 from compliance.operators import OPERATORS, sql_text
 from compliance.rules import Exemption, Rule, RuleSet
@@ -138,10 +138,10 @@ def records_gate(rules: Iterable[Rule]) -> str:
     The union of the rules' country gates: TRUE if a rule has none, FALSE
     if there are no rules.
     """
-    gates = [gate_sql(rule) for rule in rules]
-    if any(gate is None for gate in gates):
+    gate = union_gate(rule.when for rule in rules)
+    if gate is None:
         return "TRUE"
-    return " OR ".join(dict.fromkeys(g for g in gates if g is not None)) or "FALSE"
+    return _country_gate_sql(gate) if gate else "FALSE"
 
 
 def gate_sql(rule: Rule) -> str | None:

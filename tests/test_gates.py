@@ -18,7 +18,14 @@ from compliance import reference
 from compliance.compiler import compile_outcome, specialise
 from compliance.conditions import AllOf, AnyOf, Leaf, Not
 from compliance.engine import Engine
-from compliance.gates import ALWAYS_STATED, CountryGate, country_gate, hs_gate, settled
+from compliance.gates import (
+    ALWAYS_STATED,
+    CountryGate,
+    country_gate,
+    hs_gate,
+    settled,
+    union_gate,
+)
 from compliance.operators import Env, Outcome, fast_under
 from compliance.testing import UnsatisfiableRule, transfers, undetermined, violating
 from tests.conftest import DATA
@@ -81,6 +88,12 @@ def test_gates_are_read_off_the_tree() -> None:
     assert country_gate(Not(kp)) is None
     assert hs_gate(AllOf((kp, AnyOf((cars, words))))) is None
     assert hs_gate(AllOf((kp, cars))) == frozenset({"8703"})
+    # many trees: their gates' countries merged by fact; none if one tree has no gate
+    by = Leaf("destination", "in", ("BY",))
+    assert union_gate([kp, AnyOf((by, ru))]) == (("destination", frozenset({"BY", "KP"})),
+                                                 ("recipient.country", frozenset({"RU"})))
+    assert union_gate([kp, words]) is None
+    assert union_gate([]) == ()
 
 
 def test_an_engine_skips_records_outside_every_gate() -> None:
