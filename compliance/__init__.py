@@ -107,12 +107,14 @@ def screen(
     out: str | Path | None = None,
     rejects: str | Path | None = None,
     as_of: dt.date | None = None,
+    keep: bool = True,
 ) -> Any:
     """Screen bulk trade records (CSV, JSONL, Parquet, or a data frame) in one vectorised pass.
 
     Needs the ``screen`` extra (DuckDB). Returns a ``ScreenResult``: counts of
     rows read, screened and rejected, findings per rule and verdict, and the
-    findings themselves when ``out`` is not given. See ``docs/screening.md``.
+    findings (and rejected rows) themselves when they are not written to a
+    file, unless ``keep`` is False. See ``docs/screening.md``.
     """
     from compliance.loader import load_layout
     from compliance.screening import screen as run
@@ -120,7 +122,8 @@ def screen(
     if not isinstance(rules, RuleSet):
         rules = load_rules(rules)
     layout = load_layout(mapping) if mapping is not None else None
-    return run(source, rules, layout=layout, out=out, rejects=rejects, as_of=as_of)
+    return run(source, rules, layout=layout, out=out, rejects=rejects, as_of=as_of,
+               keep=keep)
 
 
 def schema(name: str) -> dict[str, Any]:

@@ -74,13 +74,17 @@ def _parser() -> argparse.ArgumentParser:
         description="Screen trade records in one vectorised pass: a CSV or Parquet row is one"
                     " item (columns named as the case format flattened with dots, or mapped"
                     " with --map), a JSONL line is one transfer in the case-file shape."
-                    " Every row read is screened or rejected with its reason.")
+                    " Every row read is screened or rejected with its reason. Exit status:"
+                    " 2 if a row was rejected (its findings are unknown) or on bad usage, else"
+                    " 1 if a violation was found, else 0.")
     screen.add_argument("path", metavar="PATH", help="records: .csv, .tsv, .jsonl or .parquet")
     screen.add_argument("--map", metavar="FILE", help="column mapping (YAML)")
     screen.add_argument("--out", "-o", metavar="FILE",
-                        help="findings: .parquet, .csv or .jsonl (default: none, summary only)")
+                        help="findings: .parquet, .csv, .tsv or .jsonl (default: none, summary"
+                             " only)")
     screen.add_argument("--rejects", metavar="FILE",
-                        help="rejected rows (default: beside --out, NAME.rejects.csv)")
+                        help="rejected rows and reasons (default: beside --out,"
+                             " NAME.rejects.csv; without --out, the first few on stderr)")
     _rules_option(screen)
     screen.add_argument("--as-of", type=_date, metavar="DATE",
                         help="judge every record by the rules in force on DATE")
@@ -182,10 +186,20 @@ def _screen(args: argparse.Namespace) -> int:
     layout = load_layout(args.map) if args.map else None
     rules = compliance.load_rules(args.rules)
     result = screen(args.path, rules, layout=layout, out=args.out, rejects=args.rejects,
-                    as_of=args.as_of)
+                    as_of=args.as_of, keep=False)
     print(result.summary())
     if result.out:
-        print(f"findings written to {result.out}; rejects to {result.rejects}")
+        print(f"findings written to {result.out}")
+    if result.rejects:
+        print(f"rejected rows written to {result.rejects}")
+    if result.rejected:  # rows not screened: their findings are unknown, so never a clean run
+        if not result.rejects:
+            shown = len(result.first_rejections)
+            more = (f" (the first {shown} of {result.rejected:,};"
+                    " --rejects FILE writes them all)" if result.rejected > shown else "")
+            lines = [f"  row {row}: {reason}" for row, reason in result.first_rejections]
+            print(f"{args.path}: rows rejected{more}:", *lines, sep="\n", file=sys.stderr)
+        return 2
     return 1 if any(v == "violation" for _, v in result.counts) else 0
 
 

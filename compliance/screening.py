@@ -45,7 +45,12 @@ BATCH = 50_000
 
 @dataclass
 class ScreenResult:
-    """Counts of a screening run, findings per rule and verdict, and where the output went."""
+    """Counts of a screening run, findings per rule and verdict, and where the output went.
+
+    ``findings`` and ``rejections`` (row, reason) are kept here when they are
+    not written to a file and the caller asked to keep them;
+    ``first_rejections`` holds the first few rejected rows in any case.
+    """
 
     read: int = 0
     screened: int = 0
@@ -53,6 +58,8 @@ class ScreenResult:
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
     per_record: list[tuple[str, str]] = field(default_factory=list)
     findings: list[tuple[Any, ...]] | None = None
+    rejections: list[tuple[int, str]] | None = None
+    first_rejections: list[tuple[int, str]] = field(default_factory=list)
     out: str | None = None
     rejects: str | None = None
 
@@ -666,60 +673,101 @@ def _per_record(con: Any, rules: RuleSet, gate: str) -> None:
             con.executemany("INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?)", found)
 
 
-def _write(con: Any, query: str, path: str) -> None:
-    kind = FORMATS.get(Path(path).suffix.lower())
-    if kind is None:
+FIRST_REJECTIONS = 10
+"""Rejected rows the result names even when they are written nowhere."""
+
+
+def _copy_options(path: str | Path) -> str:
+    """How COPY writes an output file, by its suffix; checked before the screening starts."""
+    target = Path(path)
+    options = {".parquet": "FORMAT parquet", ".csv": "FORMAT csv, HEADER true",
+               ".tsv": "FORMAT csv, HEADER true, DELIMITER '\t'",
+               ".jsonl": "FORMAT json", ".ndjson": "FORMAT json"}.get(target.suffix.lower())
+    if options is None:
         raise UsageError(f"cannot tell the format of {path}",
-                         "name it .parquet, .csv or .jsonl")
-    options = {"parquet": "FORMAT parquet", "csv": "FORMAT csv, HEADER true",
-               "jsonl": "FORMAT json"}[kind]
-    con.execute(f"COPY ({query}) TO '{path}' ({options})")
+                         "name it .parquet, .csv, .tsv or .jsonl")
+    if not target.parent.is_dir():
+        raise UsageError(f"cannot write {path}: no folder {target.parent}")
+    return options
+
+
+def _write(con: Any, query: str, path: str | Path) -> None:
+    con.execute(f"COPY ({query}) TO '{path}' ({_copy_options(path)})")
+
+
+@contextmanager
+def _reading(source: Any) -> Iterator[None]:
+    """Errors in reading a source file, said of the file: it is the input that is wrong."""
+    if not isinstance(source, str | Path):
+        yield
+        return
+    import duckdb
+
+    try:
+        yield
+    except UsageError as exc:
+        raise UsageError(f"{source}: {exc}", exc.hint) from None
+    except (duckdb.IOException, duckdb.InvalidInputException) as exc:
+        kind = FORMATS.get(Path(source).suffix.lower(), "records")
+        first = str(exc).splitlines()[0].removeprefix("Invalid Input Error: ")
+        raise UsageError(f"{source}: cannot be read as {kind}: {first}") from None
 
 
 def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = None,
            out: str | Path | None = None, rejects: str | Path | None = None,
-           as_of: dt.date | None = None) -> ScreenResult:
+           as_of: dt.date | None = None, keep: bool = True) -> ScreenResult:
     """Screen trade records (a CSV, JSONL or Parquet path, or a data frame) against rules.
 
     With ``out``, findings are written there (Parquet, CSV or JSONL by its
     suffix) and rejects beside it (or to ``rejects``); without, they are
     returned in the result as tuples ``(row, item, transfer, hs_code, rule,
-    verdict, citation)``.
+    verdict, citation)`` and ``(row, reason)``, unless ``keep`` is False
+    (counts only, in bounded memory).
     """
     layout = layout or Layout()
+    if rejects is None and out is not None:
+        rejects = Path(out).with_name(Path(out).stem + ".rejects.csv")
+    for target in (out, rejects):
+        if target is not None:
+            _copy_options(target)
     compiled = compile_rules(rules, as_of)
     result = ScreenResult(per_record=[(r.id, why) for r, why in compiled.per_record])
     with tempfile.TemporaryDirectory(prefix="compliance-screen-") as work:
         con = _connect(work)
         try:
             _reference_tables(con)
-            result.screened = _load(con, source, layout, union_gate(r.when for r in rules))
-            if thresholds := currencies(rules):  # the rates of theirs and the records' currencies
-                stated = con.execute("SELECT code FROM stated_currencies").fetchall()
-                _load_rates(con, work, [*thresholds, *(code for code, in stated if code)])
-            con.execute(f"CREATE TEMP TABLE findings AS {compiled.sql}")
-            if compiled.per_record:
-                fallback = rules.subset([r for r, _ in compiled.per_record])
-                _per_record(con, fallback, records_gate(fallback))
+            with _reading(source):
+                result.screened = _load(con, source, layout, union_gate(r.when for r in rules))
+                if thresholds := currencies(rules):  # the rates of these and the records' own
+                    stated = con.execute("SELECT code FROM stated_currencies").fetchall()
+                    _load_rates(con, work, [*thresholds, *(code for code, in stated if code)])
+                con.execute(f"CREATE TEMP TABLE findings AS {compiled.sql}")
+                if compiled.per_record:
+                    fallback = rules.subset([r for r, _ in compiled.per_record])
+                    _per_record(con, fallback, records_gate(fallback))
             con.execute("CREATE TEMP TABLE citations (rule VARCHAR, citation VARCHAR)")
             con.executemany("INSERT INTO citations VALUES (?, ?)",
                             [(r.id, r.citation.text) for r in rules])
             output = ("SELECT f.*, c.citation FROM findings f JOIN citations c USING (rule)"
                       " ORDER BY row, item, rule")
+            rejected = "SELECT row, reason FROM rejects ORDER BY row"
             result.rejected = con.execute("SELECT count(*) FROM rejects").fetchone()[0]
             result.read = result.screened + result.rejected
+            result.first_rejections = con.execute(
+                f"{rejected} LIMIT {FIRST_REJECTIONS}").fetchall()
             for rule, verdict, n in con.execute(
                     "SELECT rule, verdict, count(*) FROM findings GROUP BY ALL").fetchall():
                 result.counts[(rule, verdict)] = n
-            if out is None:
-                result.findings = con.execute(output).fetchall()
-            else:
+            if out is not None:
                 result.out = str(out)
-                _write(con, output, str(out))
-                target = Path(rejects) if rejects else Path(out).with_name(
-                    Path(out).stem + ".rejects.csv")
-                result.rejects = str(target)
-                _write(con, "SELECT row, reason FROM rejects ORDER BY row", str(target))
+                _write(con, output, out)
+            elif keep:
+                result.findings = con.execute(output).fetchall()
+            if rejects is not None:
+                result.rejects = str(rejects)
+                _write(con, rejected, rejects)
+            elif keep:
+                result.rejections = con.execute(rejected).fetchall()
         finally:
             con.close()
     return result

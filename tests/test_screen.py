@@ -163,6 +163,80 @@ def test_a_missing_required_column_is_a_usage_error(tmp_path, cli) -> None:
     assert run.status == 2 and "no column for 'recipient.country'" in run.err
 
 
+LEDGER = ("id,date,supplier.country,recipient.country,item.hs_code,item.quantity,"
+          "item.unit_value.amount,item.unit_value.currency\n"
+          "a,2024-06-19,RU,KP,870323,1,250000,EUR\n"
+          "b,2024-13-01,RU,KP,870323,1,10,USD\n"
+          "c,2024-06-19,CN,FR,870323,1,10,usd\n"
+          "d,2024-06-19,RU,KP,870323,1,10,XYZ\n")
+
+
+def test_rejected_rows_are_named_and_fail_the_run(tmp_path, cli) -> None:
+    (tmp_path / "ledger.csv").write_text(LEDGER, encoding="utf-8")
+    run = cli("screen", tmp_path / "ledger.csv")
+    assert run.status == 2  # a row not screened: never a clean run, nor a plain violation
+    assert "rows read 4; screened 2; rejected 2" in run.out
+    assert "un.dprk.luxury.vehicles" in run.out
+    assert run.err.splitlines() == [
+        f"{tmp_path / 'ledger.csv'}: rows rejected:",
+        "  row 3: date: '2024-13-01' is not a date",
+        "  row 5: item.unit_value.currency: 'XYZ' is not an ISO 4217 currency code"]
+    run = cli("screen", tmp_path / "ledger.csv", "--rejects", tmp_path / "rejected.tsv")
+    assert run.status == 2 and run.err == ""
+    assert (tmp_path / "rejected.tsv").read_text(encoding="utf-8").splitlines() == [
+        "row\treason", "3\tdate: '2024-13-01' is not a date",
+        "5\titem.unit_value.currency: 'XYZ' is not an ISO 4217 currency code"]
+
+
+def test_only_the_first_rejected_rows_are_printed(tmp_path, cli) -> None:
+    from compliance.screening import FIRST_REJECTIONS
+
+    bad = "x,2024-02-30,RU,KP,870323,1,10,USD\n" * (FIRST_REJECTIONS + 5)
+    (tmp_path / "ledger.csv").write_text(LEDGER + bad, encoding="utf-8")
+    run = cli("screen", tmp_path / "ledger.csv")
+    shown = run.err.splitlines()
+    assert shown[0].endswith(f"rows rejected (the first {FIRST_REJECTIONS} of"
+                             f" {FIRST_REJECTIONS + 7}; --rejects FILE writes them all):")
+    assert len(shown) == 1 + FIRST_REJECTIONS and shown[1].startswith("  row 3: ")
+
+
+def test_the_result_keeps_what_is_written_nowhere(tmp_path) -> None:
+    (tmp_path / "ledger.csv").write_text(LEDGER, encoding="utf-8")
+    kept = screen(tmp_path / "ledger.csv", BUNDLED)
+    assert [row for row, _ in kept.rejections] == [3, 5] == [r for r, _ in kept.first_rejections]
+    assert {f[4] for f in kept.findings} >= {"un.dprk.luxury.vehicles"}
+    counted = screen(tmp_path / "ledger.csv", BUNDLED, keep=False)
+    assert counted.findings is None and counted.rejections is None
+    assert counted.first_rejections == kept.rejections and counted.counts == kept.counts
+    written = screen(tmp_path / "ledger.csv", BUNDLED, out=tmp_path / "found.tsv")
+    assert written.rejects == str(tmp_path / "found.rejects.csv") and written.rejections is None
+    header, *rows = (tmp_path / "found.tsv").read_text(encoding="utf-8").splitlines()
+    assert header.split("\t")[:6] == ["row", "item", "transfer", "hs_code", "rule", "verdict"]
+    assert len(rows) == sum(kept.counts.values())
+
+
+@pytest.mark.parametrize(("name", "content", "says"), [
+    ("ledger.parquet", b"not a parquet file", "ledger.parquet: cannot be read as parquet:"),
+    ("ledger.csv", b"\x00\x01\xff\n", "ledger.csv: the records have no column for 'date'"),
+])
+def test_an_unreadable_source_is_bad_input_named(tmp_path, cli, name, content, says) -> None:
+    (tmp_path / name).write_bytes(content)
+    run = cli("screen", tmp_path / name)
+    assert run.status == 2 and says in run.err and "Traceback" not in run.err
+
+
+@pytest.mark.parametrize(("target", "says"), [
+    ("missing/found.csv", "no folder"), ("found.xlsx", "cannot tell the format")])
+def test_an_output_that_cannot_be_written_stops_the_run_first(tmp_path, cli, monkeypatch,
+                                                             target, says) -> None:
+    from compliance import screening
+
+    (tmp_path / "ledger.csv").write_text(LEDGER, encoding="utf-8")
+    monkeypatch.setattr(screening, "_connect", lambda work: pytest.fail("screening started"))
+    run = cli("screen", tmp_path / "ledger.csv", "--out", tmp_path / target)
+    assert run.status == 2 and says in run.err
+
+
 def test_rules_without_a_sql_form_fall_back_per_record(tmp_path_factory) -> None:
     engine = Engine(OPERATOR_RULES)
     without_sql = dataclasses.replace(OPERATORS["mentions"], sql=None)
