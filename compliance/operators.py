@@ -344,10 +344,24 @@ def _sql_includes(column: str, operand: tuple[str, ...], mods: dict[str, Any]) -
 
 
 def _sql_under(column: str, prefixes: Iterable[str]) -> str:
-    cases = " OR ".join(
-        f"(CASE WHEN starts_with({column}, '{p}') THEN TRUE"
-        f" WHEN starts_with('{p}', {column}) THEN NULL ELSE FALSE END)" for p in prefixes)
-    return f"(CASE WHEN {column} IS NULL THEN NULL ELSE ({cases or 'FALSE'}) END)"
+    """:func:`fast_under` in SQL: the code's first digits, one list per prefix length.
+
+    A code shorter than a length is its own ``left``, so it is in no list of
+    that length; a code that is a proper start of a prefix is coarser: unknown.
+    """
+    by_length: dict[int, set[str]] = {}
+    for p in prefixes:
+        by_length.setdefault(len(p), set()).add(p)
+    coarser = sorted({p[:k] for group in by_length.values() for p in group
+                      for k in range(1, len(p))})
+    branches = [f"WHEN {column} IS NULL THEN NULL"]
+    if by_length:
+        inside = " OR ".join(f"left({column}, {n}) IN ({', '.join(map(sql_text, sorted(group)))})"
+                             for n, group in sorted(by_length.items()))
+        branches.append(f"WHEN {inside} THEN TRUE")
+    if coarser:
+        branches.append(f"WHEN {column} IN ({', '.join(map(sql_text, coarser))}) THEN NULL")
+    return f"(CASE {' '.join(branches)} ELSE FALSE END)"
 
 
 def _sql_prefix(column: str, operand: tuple[str, ...], mods: dict[str, Any]) -> str:
