@@ -36,7 +36,7 @@ from compliance.layouts import FIELDS, REQUIRED, Layout
 from compliance.models import Item, Licence, Party, Transfer, TransferType, first_problem
 from compliance.operators import sql_text
 from compliance.rules import RuleSet
-from compliance.vector import COLUMNS, compile_rules, currencies, records_gate
+from compliance.vector import COLUMNS, compile_rules, country_test, currencies, records_gate
 
 FORMATS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".jsonl": "jsonl",
            ".ndjson": "jsonl"}
@@ -335,6 +335,20 @@ def _distinct(con: Any, relation: str, columns: list[str]) -> dict[str, tuple[in
     return {c: (n, count) for n, (c, count) in enumerate(zip(columns, counts, strict=True))}
 
 
+def _by_value(checks: list[tuple[str | None, str]]) -> dict[str, str]:
+    """The fields checked value by value (all but the numbers), each with its CASE branches."""
+    fields: dict[str, list[str]] = {}
+    for name, branch in checks:
+        if name is not None and name not in _NUMBERS:
+            fields.setdefault(name, []).append(branch)
+    return {name: " ".join(branches) for name, branches in fields.items()}
+
+
+def _many(source: str, seen: dict[str, tuple[int, int]]) -> bool:
+    """A column of more than :data:`MANY_VALUES` distinct values: checked row by row."""
+    return source in seen and seen[source][1] > MANY_VALUES
+
+
 def _values(source: str, seen: dict[str, tuple[int, int]]) -> str:
     """A query of a field's distinct values (``raw``): a column's, or its one constant."""
     if source in seen:
@@ -368,20 +382,15 @@ def _judge(con: Any, sources: dict[str, str], seen: dict[str, tuple[int, int]],
     rows are checked one by one), unless the gate reads it.
     """
     parts = []
-    fields = dict.fromkeys(name for name, _ in checks if name is not None and name not in _NUMBERS)
-    for name in fields:
+    for name, branches in _by_value(checks).items():
         source = sources[name]
-        many = source in seen and seen[source][1] > MANY_VALUES
+        many = _many(source, seen)
         if many and name not in gated:
             continue
-        branches = " ".join(branch for field_name, branch in checks if field_name == name)
         bad = "false" if many else f"(CASE {branches} END) IS NOT NULL"
         inside = "false"
         if name in gated:
-            listed = ", ".join(sql_text(code) for code in sorted(gated[name]))
-            column = _COUNTRY_COLUMN[name]
-            inside = (f"list_has_any({column}, [{listed}])" if name == "via"
-                      else f"coalesce({column} IN ({listed}), false)")
+            inside = f"coalesce({country_test(_COUNTRY_COLUMN[name], name, gated[name])}, false)"
         staged = ", ".join(template.format(v=_text("raw")) + f" AS {column}"
                            for column, (field_name, template) in staging.items()
                            if field_name == name)
@@ -419,10 +428,9 @@ def _suspects(sources: dict[str, str], types: dict[str, str], seen: dict[str, tu
         return _carried(column)
 
     terms = list(_row_checks(sources, types, refer).values())
-    for name in dict.fromkeys(name for name, _ in checks if name not in (None, *_NUMBERS)):
+    for name, branches in _by_value(checks).items():
         source = sources[name]
-        if source in seen and seen[source][1] > MANY_VALUES:  # a value per row, nearly
-            branches = " ".join(branch for field_name, branch in checks if field_name == name)
+        if _many(source, seen):  # a value per row, nearly
             terms.append(f"(CASE {branches} END) IS NOT NULL")
             continue
         verdict = judged.get(name)
@@ -494,13 +502,12 @@ def _stage_flat(con: Any, relation: str, layout: Layout, line_offset: str,
     staging = _staging(layout.date_format)
     checks = _checks()
     seen = _distinct(con, relation, sorted(
-        {sources[name] for name, _ in checks
-         if name is not None and name not in _NUMBERS and sources[name] in types}))
+        {sources[name] for name in _by_value(checks) if sources[name] in types}))
     judged = _judge(con, sources, seen, staging, checks, _gated_fields(gate))
     suspect, carried = _suspects(sources, types, seen, judged, checks)
     currency = sources["item.unit_value.currency"]
     con.execute("CREATE TEMP VIEW stated_currencies AS " + (
-        "SELECT code FROM currencies" if currency in seen and seen[currency][1] > MANY_VALUES
+        "SELECT code FROM currencies" if _many(currency, seen)
         else f"SELECT DISTINCT {staging['unit_currency'][1].format(v=_text('raw'))} AS code"
              f" FROM ({_values(currency, seen)})"))
     checked_columns = ", ".join(template.format(v=f[field]) + f" AS {column}"
@@ -725,6 +732,7 @@ def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = 
     (counts only, in bounded memory).
     """
     layout = layout or Layout()
+    kind = _source_kind(source, layout)
     if rejects is None and out is not None:
         rejects = Path(out).with_name(Path(out).stem + ".rejects.csv")
     for target in (out, rejects):
@@ -737,7 +745,8 @@ def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = 
         try:
             _reference_tables(con)
             with _reading(source):
-                result.screened = _load(con, source, layout, union_gate(r.when for r in rules))
+                result.screened = _load(con, source, kind, layout,
+                                        union_gate(r.when for r in rules))
                 if thresholds := currencies(rules):  # the rates of these and the records' own
                     stated = con.execute("SELECT code FROM stated_currencies").fetchall()
                     _load_rates(con, work, [*thresholds, *(code for code, in stated if code)])
@@ -773,27 +782,36 @@ def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = 
     return result
 
 
-def _load(con: Any, source: Any, layout: Layout, gate: CountryGate | None = None) -> int:
-    """Read the source into the ``records`` relation and ``rejects``; return records screened.
+def _source_kind(source: Any, layout: Layout) -> str | None:
+    """The format of a source file, checked before any work; None for a data frame."""
+    if not isinstance(source, str | Path):
+        return None
+    path = Path(source)
+    if not path.is_file():
+        raise UsageError(f"no such file: {source}")
+    kind = FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise UsageError(f"cannot tell the format of {source}",
+                         "name it .csv, .tsv, .jsonl, .ndjson or .parquet")
+    if kind == "jsonl" and (layout.columns or layout.constants):
+        raise UsageError(f"{source}: a JSONL file holds transfers in the case-file shape;"
+                         " column mappings are for CSV and Parquet")
+    return kind
+
+
+def _load(con: Any, source: Any, kind: str | None, layout: Layout,
+          gate: CountryGate | None = None) -> int:
+    """Read the source (of :func:`_source_kind` ``kind``) into the ``records`` relation and
+    ``rejects``; return records screened.
 
     ``stated_currencies`` holds (``code``) every currency the records may state, and more.
 
     ``records`` may leave out flat rows outside ``gate`` (None: no row left out).
     """
-    if isinstance(source, str | Path):
-        path = Path(source)
-        if not path.is_file():
-            raise UsageError(f"no such file: {source}")
-        kind = FORMATS.get(path.suffix.lower())
-        if kind == "csv":
-            return _read_csv(con, path, layout, gate)
-        if kind == "parquet":
-            return _read_parquet(con, path, layout, gate)
-        if kind == "jsonl":
-            if layout.columns or layout.constants:
-                raise UsageError("a JSONL file holds transfers in the case-file shape;"
-                                 " column mappings are for CSV and Parquet")
-            return _read_jsonl(con, path)
-        raise UsageError(f"cannot tell the format of {source}",
-                         "name it .csv, .tsv, .jsonl, .ndjson or .parquet")
+    if kind == "csv":
+        return _read_csv(con, Path(source), layout, gate)
+    if kind == "parquet":
+        return _read_parquet(con, Path(source), layout, gate)
+    if kind == "jsonl":
+        return _read_jsonl(con, Path(source))
     return _read_frame(con, source, layout, gate)

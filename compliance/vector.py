@@ -118,18 +118,20 @@ class CompiledQuery:
     per_record: tuple[tuple[Rule, str], ...]
 
 
-_GATE_COLUMNS = {"destination": "destination", "origin": "origin",
+_GATE_COLUMNS = {"destination": "destination", "origin": "origin", "via": "via",
                  "supplier.country": "supplier_country", "recipient.country": "recipient_country"}
+
+
+def country_test(column: str, fact: str, members: Iterable[str]) -> str:
+    """SQL: ``column``, holding a gate fact (a list for ``via``), names one of the countries."""
+    listed = ", ".join(sql_text(code) for code in sorted(members))
+    return f"list_has_any({column}, [{listed}])" if fact == "via" else f"{column} IN ({listed})"
 
 
 def _country_gate_sql(gate: CountryGate) -> str:
     """One of the gate's (fact, countries) pairs holds; country columns are never NULL."""
-    tests = []
-    for fact, members in gate:
-        listed = ", ".join(sql_text(code) for code in sorted(members))
-        tests.append(f"list_has_any(via, [{listed}])" if fact == "via"
-                     else f"{_GATE_COLUMNS[fact]} IN ({listed})")
-    return "(" + " OR ".join(tests) + ")"
+    return "(" + " OR ".join(country_test(_GATE_COLUMNS[fact], fact, members)
+                             for fact, members in gate) + ")"
 
 
 def records_gate(rules: Iterable[Rule]) -> str:

@@ -225,6 +225,16 @@ def test_an_unreadable_source_is_bad_input_named(tmp_path, cli, name, content, s
     assert run.status == 2 and says in run.err and "Traceback" not in run.err
 
 
+@pytest.mark.parametrize(("name", "says"), [
+    ("absent.csv", "no such file"), ("ledger.xlsx", "cannot tell the format")])
+def test_a_source_that_is_not_there_or_not_known_is_named_once(tmp_path, cli, name,
+                                                               says) -> None:
+    if name.endswith(".xlsx"):
+        (tmp_path / name).write_bytes(b"")
+    run = cli("screen", tmp_path / name)
+    assert run.status == 2 and says in run.err and run.err.count(name) == 1
+
+
 @pytest.mark.parametrize(("target", "says"), [
     ("missing/found.csv", "no folder"), ("found.xlsx", "cannot tell the format")])
 def test_an_output_that_cannot_be_written_stops_the_run_first(tmp_path, cli, monkeypatch,
