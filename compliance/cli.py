@@ -207,7 +207,7 @@ def _watch(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from compliance.correlate import Correlator
-    from compliance.models import first_problem
+    from compliance.loader import first_problem
     from compliance.reports import chain_doc, render_chain
 
     rules = compliance.load_rules(args.rules)

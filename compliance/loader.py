@@ -322,6 +322,11 @@ def _describe(value: Any) -> str:
     return "nothing" if value is None else type(value).__name__
 
 
+def _quoted(value: Any) -> str:
+    """A value as the file wrote it: text in quotes, anything else described."""
+    return repr(value) if isinstance(value, str) else _describe(value)
+
+
 def _show_path(path: Path_) -> str:
     out = ""
     for segment in path:
@@ -329,41 +334,78 @@ def _show_path(path: Path_) -> str:
     return out
 
 
+def _worded(error: Any, model: type[BaseModel]) -> tuple[str, str, str]:
+    """A pydantic error in this project's words: its code, message and hint."""
+    loc: Path_ = tuple(error["loc"])
+    ctx = error.get("ctx") or {}
+    kind = error["type"]
+    code = _CODES.get(kind)
+    message = error["msg"]
+    hint = str(ctx.get("hint", ""))
+    if code is None:
+        code = "wrong-type" if kind.endswith("_type") or kind == "model_attributes_type" \
+            else "invalid-value"
+    if kind == "missing":
+        message = f"missing required field '{loc[-1]}'"
+    elif kind == "extra_forbidden":
+        fields = _field_names(model, loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), fields, n=1)
+        message = f"unknown field '{loc[-1]}'"
+        hint = f"did you mean '{close[0]}'?" if close else (
+            "allowed fields: " + ", ".join(fields) if fields else "")
+    elif kind in {"decimal_parsing", "float_parsing", "int_parsing"}:
+        message = f"{_quoted(error.get('input'))} is not a number"
+    elif code == "wrong-type" or kind.endswith("_parsing"):
+        message = f"{message.rstrip('.')}; got {_describe(error.get('input'))}"
+    elif kind == "enum":
+        given = error.get("input")
+        choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        close = difflib.get_close_matches(given, choices, n=1) if isinstance(given, str) else []
+        message = f"{_quoted(given)} is not an allowed value"
+        hint = f"did you mean '{close[0]}'?" if close else f"expected {ctx.get('expected', '')}"
+    elif kind == "too_short":
+        wanted = ctx.get("min_length", 1)
+        message = f"needs at least {wanted} {'entry' if wanted == 1 else 'entries'}; got none" \
+            if not ctx.get("actual_length") else f"needs at least {wanted} entries"
+    return code, message.rstrip("."), hint
+
+
+def _reported(errors: list[Any]) -> list[Any]:
+    """The errors worth reporting: not a list "too short" only because a member failed."""
+    deeper = {tuple(e["loc"])[:i] for e in errors for i in range(len(e["loc"]))}
+    return [e for e in errors if not (e["type"] == "too_short" and tuple(e["loc"]) in deeper)]
+
+
 def diagnostics_from(exc: ValidationError, document: Document, model: type[BaseModel],
                      prefix: Path_ = ()) -> list[Diagnostic]:
     """Turn a pydantic error into one diagnostic per problem, each at its span."""
     found: dict[tuple[Path_, str], Diagnostic] = {}
-    errors = exc.errors(include_url=False)
-    deeper = {tuple(e["loc"])[:i] for e in errors for i in range(len(e["loc"]))}
-    for error in errors:
-        loc: Path_ = tuple(error["loc"])
-        if error["type"] == "too_short" and loc in deeper:
-            continue  # a list "too short" only because one of its members failed
+    for error in _reported(exc.errors(include_url=False)):
         ctx = error.get("ctx") or {}
-        path = (*prefix, *loc, *ctx.get("path", ()))
-        kind = error["type"]
-        code = _CODES.get(kind)
-        message = error["msg"]
-        hint = str(ctx.get("hint", ""))
-        if code is None:
-            code = "wrong-type" if kind.endswith("_type") or kind == "model_attributes_type" \
-                else "invalid-value"
-        if kind == "missing":
-            message = f"missing required field '{loc[-1]}'"
-        elif kind == "extra_forbidden":
-            fields = _field_names(model, loc[:-1])
-            close = difflib.get_close_matches(str(loc[-1]), fields, n=1)
-            message = f"unknown field '{loc[-1]}'"
-            hint = f"did you mean '{close[0]}'?" if close else (
-                "allowed fields: " + ", ".join(fields) if fields else "")
-        elif code == "wrong-type":
-            message = f"{message.rstrip('.')}; got {_describe(error.get('input'))}"
-        elif kind == "enum":
-            hint = f"expected {ctx.get('expected', '')}"
-        span = document.span(path, prefer_key=kind == "extra_forbidden")
-        diagnostic = Diagnostic(code, message.rstrip("."), span, _show_path(path), hint)
-        found.setdefault((path, code), diagnostic)
+        path = (*prefix, *error["loc"], *ctx.get("path", ()))
+        code, message, hint = _worded(error, model)
+        span = document.span(path, prefer_key=error["type"] == "extra_forbidden")
+        found.setdefault((path, code), Diagnostic(code, message, span, _show_path(path), hint))
     return list(found.values())
+
+
+def first_problem(exc: ValidationError, model: type[BaseModel] = Transfer) -> str:
+    """The first problem of a JSON line, as ``field: message``: why the line is rejected.
+
+    In the words :func:`diagnostics_from` uses for a case file, so that a field
+    reads the same in YAML and in JSON Lines.
+    """
+    error = _reported(exc.errors(include_url=False))[0]
+    if error["type"] == "json_invalid":
+        reason = str((error.get("ctx") or {}).get("error", "")).replace(" at line 1 ", " at ")
+        return f"not valid JSON: {reason}" if reason else "not valid JSON"
+    path = (*error["loc"], *(error.get("ctx") or {}).get("path", ()))
+    if not path and error["type"] in {"model_type", "dict_type"}:
+        return f"not a JSON object; got {_describe(error.get('input'))}"
+    _, message, hint = _worded(error, model)
+    if error["type"] == "missing":
+        message = "missing"
+    return f"{_show_path(path) or 'line'}: {message}" + (f" ({hint})" if hint else "")
 
 
 # -- cases --------------------------------------------------------------------------------

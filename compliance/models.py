@@ -21,7 +21,6 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
-    ValidationError,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -253,9 +252,3 @@ class Case(_Frozen):
                 )
             seen[transfer.id] = index
         return self
-
-
-def first_problem(exc: ValidationError) -> str:
-    """The first problem pydantic found, as ``field.path: message``: a rejected line's reason."""
-    error = exc.errors(include_url=False)[0]
-    return f"{'.'.join(str(p) for p in error['loc']) or 'line'}: {error['msg']}"

@@ -33,7 +33,8 @@ from compliance.engine import Engine
 from compliance.errors import UsageError
 from compliance.gates import CountryGate, union_gate
 from compliance.layouts import FIELDS, REQUIRED, Layout
-from compliance.models import Item, Licence, Party, Transfer, TransferType, first_problem
+from compliance.loader import first_problem
+from compliance.models import Item, Licence, Party, Transfer, TransferType
 from compliance.operators import sql_text
 from compliance.rules import RuleSet
 from compliance.vector import COLUMNS, compile_rules, country_test, currencies, records_gate

@@ -249,3 +249,51 @@ def test_console_script_prints_no_traceback(write) -> None:
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert done.stderr.startswith(f"{path}:4:11: invalid-date: '2024-02-30' is not a real date")
+
+
+GOOD_LINE = {"id": "t1", "date": "2024-06-19", "type": "gift",
+             "supplier": {"name": "S", "country": "RU"},
+             "recipient": {"name": "R", "country": "KP"},
+             "items": [{"description": "Limousine", "hs_code": "8703", "quantity": 1}]}
+
+
+def _line(**changes: object) -> str:
+    import json
+
+    data = json.loads(json.dumps(GOOD_LINE))
+    for dotted, value in changes.items():
+        *parents, last = dotted.split("__")
+        where = data
+        for part in parents:
+            where = where[int(part)] if part.isdigit() else where[part]
+        if value is None:
+            del where[last]
+        else:
+            where[last] = value
+    return json.dumps(data)
+
+
+@pytest.mark.parametrize(("line", "reason"), [
+    ("{not json", "not valid JSON: key must be a string at column 2"),
+    ("[1, 2]", "not a JSON object; got a list"),
+    (_line(date=None), "date: missing"),
+    (_line(type="gifts"), "type: 'gifts' is not an allowed value (did you mean 'gift'?)"),
+    (_line(type=5), "type: a number (5) is not an allowed value (expected 'sale', 'gift',"
+                    " 'loan', 'lease', 'barter', 'donation' or 'other')"),
+    (_line(items__0__quantity="x"), "items[0].quantity: 'x' is not a number"),
+    (_line(items=[]), "items: needs at least 1 entry; got none"),
+    (_line(items__0__colour="red"), "items[0].colour: unknown field 'colour' (allowed fields:"
+                                    " description, hs_code, quantity, unit_value,"
+                                    " value_estimated, made_in, identifiers, notes)"),
+    (_line(recipient__country="XX"), "recipient.country: 'XX' is not an ISO 3166-1 alpha-2"
+                                     " country code (use an ISO 3166-1 alpha-2 code such as"
+                                     " KP, RU or CN)"),
+])
+def test_a_rejected_json_line_says_why_in_the_words_of_a_case_file(line: str, reason: str) -> None:
+    from pydantic import ValidationError
+
+    from compliance import Transfer
+
+    with pytest.raises(ValidationError) as caught:
+        Transfer.model_validate_json(line)
+    assert loader.first_problem(caught.value) == reason

@@ -123,7 +123,9 @@ def test_every_record_is_screened_or_rejected_with_its_reason(tmp_path) -> None:
     rejects = list(csv.DictReader(io.StringIO((tmp_path / "findings.rejects.csv")
                                               .read_text(encoding="utf-8"))))
     assert [r["row"] for r in rejects] == ["2", "3", "4"]
-    assert "country" in rejects[2]["reason"]
+    assert rejects[0]["reason"].startswith("not valid JSON: ")
+    assert rejects[1]["reason"] == "date: missing"  # the first missing field, as in a flat file
+    assert rejects[2]["reason"].startswith("recipient.country: 'XX' is not an ISO 3166-1")
 
 
 def test_a_column_mapping_reads_a_real_export(tmp_path, cli) -> None:
