@@ -9,6 +9,7 @@ it in a real export, and may give constants for fields the file lacks.
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 FIELDS = {
     "id": "transfer id; rows with the same id are items of one transfer (default: the row)",
@@ -57,6 +58,9 @@ class Layout(BaseModel):
             import difflib
 
             close = difflib.get_close_matches(unknown[0], list(FIELDS), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ValueError(f"unknown field '{unknown[0]}'{hint}; fields: " + ", ".join(FIELDS))
+            raise PydanticCustomError(
+                "unknown_field", "unknown field '{field}'",
+                {"field": unknown[0], "path": (unknown[0],),
+                 "hint": f"did you mean '{close[0]}'?" if close
+                 else "fields: " + ", ".join(FIELDS)})
         return value

@@ -268,6 +268,7 @@ def read_document(path: Path | str, display: str | None = None,
 
 _CODES = {
     "missing": "missing-field", "extra_forbidden": "unknown-field",
+    "unknown_field": "unknown-field",
     "unknown_country": "unknown-country", "unknown_currency": "unknown-currency",
     "invalid_hs_code": "invalid-hs-code", "unknown_hs_code": "unknown-hs-code",
     "duplicate_id": "duplicate-id", "invalid_date": "invalid-date",
@@ -345,7 +346,9 @@ def _worded(error: Any, model: type[BaseModel]) -> tuple[str, str, str]:
     if code is None:
         code = "wrong-type" if kind.endswith("_type") or kind == "model_attributes_type" \
             else "invalid-value"
-    if kind == "missing":
+    if kind == "value_error":
+        message = message.removeprefix("Value error, ")
+    elif kind == "missing":
         message = f"missing required field '{loc[-1]}'"
     elif kind == "extra_forbidden":
         fields = _field_names(model, loc[:-1])
@@ -384,7 +387,7 @@ def diagnostics_from(exc: ValidationError, document: Document, model: type[BaseM
         ctx = error.get("ctx") or {}
         path = (*prefix, *error["loc"], *ctx.get("path", ()))
         code, message, hint = _worded(error, model)
-        span = document.span(path, prefer_key=error["type"] == "extra_forbidden")
+        span = document.span(path, prefer_key=error["type"] in {"extra_forbidden", "unknown_field"})
         found.setdefault((path, code), Diagnostic(code, message, span, _show_path(path), hint))
     return list(found.values())
 

@@ -154,8 +154,11 @@ def test_a_bad_mapping_file_is_reported_with_its_line(tmp_path, cli) -> None:
     (tmp_path / "map.yaml").write_text("columns:\n  item.hscode: HS\n", encoding="utf-8")
     run = cli("screen", tmp_path / "records.csv", "--map", tmp_path / "map.yaml")
     assert run.status == 2
-    assert f"{tmp_path / 'map.yaml'}:2:3: invalid-value:" in run.err
-    assert "did you mean 'item.hs_code'?" in run.err
+    assert f"{tmp_path / 'map.yaml'}:2:3: unknown-field: unknown field 'item.hscode'\n" \
+        in run.err
+    assert "  field: columns.item.hscode\n" in run.err
+    assert "  hint: did you mean 'item.hs_code'?\n" in run.err
+    assert "Value error" not in run.err
 
 
 def test_a_missing_required_column_is_a_usage_error(tmp_path, cli) -> None:
