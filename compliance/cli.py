@@ -118,8 +118,11 @@ def _parser() -> argparse.ArgumentParser:
     test.add_argument("--coverage", action="store_true", help="report coverage")
     test.add_argument("--format", choices=("text", "json"), default="text")
 
-    rules = commands.add_parser("rules", help="list or show the rules")
-    rule_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    rules = commands.add_parser("rules", help="list or show the rules",
+                                description="List, lint or show the rules; without an"
+                                            " action, list the bundled rules.")
+    rules.set_defaults(rules=None, format="text")  # for the list an action-less call gives
+    rule_commands = rules.add_subparsers(dest="rules_command", metavar="ACTION")
     listing = rule_commands.add_parser("list", help="the catalogue of rules",
                                        description="List every rule: id, verdict, citation,"
                                                    " dates in force and goods.")
@@ -396,7 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _watch(args)
         if args.command == "rules":
             action = {"list": _rules_list, "lint": _rules_lint, "show": _rules_show}
-            return action[args.rules_command](args)
+            return action[args.rules_command or "list"](args)
         print(json.dumps(compliance.schema(args.name), indent=2, ensure_ascii=False))
         return 0
     except ComplianceError as exc:

@@ -69,6 +69,12 @@ def test_rules_list_shows_the_catalogue(cli) -> None:
     assert len(listed) == len(compliance.load_rules())
 
 
+def test_rules_without_an_action_lists_the_catalogue(cli) -> None:
+    run = cli("rules")
+    assert (run.status, run.err) == (0, "")
+    assert run.out == cli("rules", "list").out
+
+
 def test_rules_show_prints_citation_and_condition_tree(cli) -> None:
     run = cli("rules", "show", "un.dprk.statues.export")
     assert run.status == 0
