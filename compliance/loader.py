@@ -430,10 +430,11 @@ def _check_kind(document: Document, wanted: str, error: type[InputError]) -> Non
              "rule": "rules" in data and "pack" in data and "transfers" not in data}
     other = "rule" if wanted == "case" else "case"
     if looks[other] and not looks[wanted]:
-        option = "--rules" if other == "rule" else "a case path"
+        hint = ("pass it with --rules" if other == "rule" else
+                "pass it to compliance check, or to compliance test with --cases")
         raise error([Diagnostic(
             "wrong-file-kind", f"this is a {other} file, not a {wanted} file",
-            document.span(()), hint=f"pass it as {option}")])
+            document.span(()), hint=hint)])
 
 
 def _load_model(path: Path | str, display: str | None, model: type[M],

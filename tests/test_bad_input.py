@@ -234,7 +234,10 @@ def test_a_case_file_given_as_rules_is_named_as_such(cli, write) -> None:
     rules = write("rules.yaml", GOOD_RULES)
     run = cli("check", rules)
     assert run.status == 2 and "this is a rule file, not a case file" in run.err
-    assert "hint: pass it as --rules" in run.err
+    assert "hint: pass it with --rules" in run.err
+    run = cli("test", case)
+    assert run.status == 2
+    assert "hint: pass it to compliance check, or to compliance test with --cases" in run.err
 
 
 def test_missing_path_is_a_usage_error(cli, tmp_path) -> None:
