@@ -3,10 +3,13 @@
 A CSV or Parquet file of trade records has one row per item. Without a
 mapping its columns carry the case-file names flattened with dots
 (:data:`FIELDS`); a mapping file names, for each field, the column that holds
-it in a real export, and may give constants for fields the file lacks.
+it in a real export, may give constants for fields the file lacks, and says how
+the file writes dates and numbers and, for CSV, what separates its columns.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
@@ -38,6 +41,15 @@ FIELDS = {
 
 REQUIRED = ("date", "supplier.country", "recipient.country")
 
+NumberFormat = Literal["1234.56", "1,234.56", "1.234,56", "1 234,56"]
+"""How a file writes its numbers, shown by example: its decimal mark, and what groups
+thousands (nothing, a comma, a full stop, a space)."""
+
+NUMBER_MARKS: dict[str, tuple[str, str | None]] = {
+    "1234.56": (".", None), "1,234.56": (".", ","), "1.234,56": (",", "."),
+    "1 234,56": (",", " ")}
+"""Each number format's decimal mark and thousands separator."""
+
 
 class Layout(BaseModel):
     """A column mapping: ``columns`` maps our field to the file's column name."""
@@ -49,6 +61,10 @@ class Layout(BaseModel):
     constants: dict[str, str] = Field(default_factory=dict,
                                       description="our field: a value for every row")
     date_format: str | None = Field(None, description="strptime format, e.g. %d.%m.%Y")
+    numbers: NumberFormat = Field("1234.56", description="how quantities and amounts are"
+                                  " written: 1234.56, 1,234.56, 1.234,56 or 1 234,56")
+    delimiter: str | None = Field(None, min_length=1, max_length=1,
+                                  description="the CSV delimiter (default: read from the header)")
 
     @field_validator("columns", "constants")
     @classmethod

@@ -32,7 +32,7 @@ from compliance import reference
 from compliance.engine import Engine
 from compliance.errors import UsageError
 from compliance.gates import CountryGate, union_gate
-from compliance.layouts import FIELDS, REQUIRED, Layout
+from compliance.layouts import FIELDS, NUMBER_MARKS, REQUIRED, Layout
 from compliance.loader import first_problem
 from compliance.models import Item, Licence, Party, Transfer, TransferType
 from compliance.operators import sql_text
@@ -207,10 +207,33 @@ _NUMBERS = ("item.quantity", "item.unit_value.amount")
 """Fields of nearly as many values as rows: checked row by row, the others value by value."""
 
 
-def _staging(date_format: str | None) -> dict[str, tuple[str, str]]:
+def _number(text: str, numbers: str) -> str:
+    """SQL: a quantity or amount written in the layout's number format, as a decimal.
+
+    NULL where the text is not such a number. The default format casts as it
+    is; the others first check that the thousands are grouped in threes, so
+    that no mark is taken for the other (a 1.5 in a file of 1.234,56 is no
+    number, not fifteen).
+    """
+    mark, group = NUMBER_MARKS[numbers]
+    if mark == "." and group is None:
+        return f"TRY_CAST({text} AS DECIMAL(38,6))"
+    separators = "[ \u00a0\u202f]" if group == " " else "\\" + str(group)
+    # no braces in the pattern: it becomes a template of str.format (_staging)
+    whole = f"([0-9][0-9]?[0-9]?({separators}[0-9][0-9][0-9])+|[0-9]*)"
+    pattern = f"[+-]?{whole}(\\{mark}[0-9]*)?"
+    plain = f"regexp_replace({text}, '{separators}', '', 'g')"
+    if mark == ",":
+        plain = f"replace({plain}, ',', '.')"
+    return (f"CASE WHEN regexp_full_match({text}, '{pattern}')"
+            f" THEN TRY_CAST({plain} AS DECIMAL(38,6)) END")
+
+
+def _staging(date_format: str | None, numbers: str) -> dict[str, tuple[str, str]]:
     """The checked columns of a record: the field each is read from, and how (``{v}``)."""
     date = (f"TRY_CAST(TRY_STRPTIME({{v}}, '{date_format}') AS DATE)" if date_format
             else "TRY_CAST({v} AS DATE)")
+    number = _number("{v}", numbers)
     return {
         "date_raw": ("date", "{v}"), "date": ("date", date), "type": ("type", "lower({v})"),
         "supplier_country": ("supplier.country", "upper({v})"),
@@ -222,9 +245,9 @@ def _staging(date_format: str | None) -> dict[str, tuple[str, str]]:
         "hs_code": ("item.hs_code", "nullif(replace(replace({v}, '.', ''), ' ', ''), '')"),
         "made_in": ("item.made_in", "upper({v})"),
         "quantity_raw": ("item.quantity", "{v}"),
-        "quantity": ("item.quantity", "TRY_CAST({v} AS DECIMAL(38,6))"),
+        "quantity": ("item.quantity", number),
         "amount_raw": ("item.unit_value.amount", "{v}"),
-        "unit_amount": ("item.unit_value.amount", "TRY_CAST({v} AS DECIMAL(38,6))"),
+        "unit_amount": ("item.unit_value.amount", number),
         "unit_currency": ("item.unit_value.currency", "upper({v})"),
     }
 
@@ -295,7 +318,7 @@ def _as_text(column: str, kind: str | None) -> str:
 
 
 def _row_checks(sources: dict[str, str], types: dict[str, str],
-                refer: Callable[[str], str]) -> dict[str | None, str]:
+                refer: Callable[[str], str], numbers: str) -> dict[str | None, str]:
     """The checks made row by row, on the columns as read: TRUE on each row one rejects.
 
     A number (quantity, amount) that is not above 0, and a stated amount
@@ -308,6 +331,8 @@ def _row_checks(sources: dict[str, str], types: dict[str, str],
 
     def number(name: str) -> str:
         column = source(name)
+        if NUMBER_MARKS[numbers] != (".", None):
+            return _number(_text(column), numbers)
         return (f"TRY_CAST({column} AS DECIMAL(38,6))" if types.get(sources[name]) == "VARCHAR"
                 else f"TRY_CAST({_text(column)} AS DECIMAL(38,6))")
 
@@ -411,7 +436,7 @@ def _judge(con: Any, sources: dict[str, str], seen: dict[str, tuple[int, int]],
 
 def _suspects(sources: dict[str, str], types: dict[str, str], seen: dict[str, tuple[int, int]],
               judged: dict[str, _Judged],
-              checks: list[tuple[str | None, str]]) -> tuple[str, list[str]]:
+              checks: list[tuple[str | None, str]], numbers: str) -> tuple[str, list[str]]:
     """SQL that holds for every row a check rejects (and for few others): the rows to check.
 
     A ledger holds few distinct dates, countries, codes and currencies: a
@@ -428,7 +453,7 @@ def _suspects(sources: dict[str, str], types: dict[str, str], seen: dict[str, tu
         carried.add(column)
         return _carried(column)
 
-    terms = list(_row_checks(sources, types, refer).values())
+    terms = list(_row_checks(sources, types, refer, numbers).values())
     for name, branches in _by_value(checks).items():
         source = sources[name]
         if _many(source, seen):  # a value per row, nearly
@@ -500,12 +525,12 @@ def _stage_flat(con: Any, relation: str, layout: Layout, line_offset: str,
     types = {_quote(name): kind for name, kind, *_ in described}
     sources = {name: _source(layout, types, name) for name in FIELDS}
     f = {name: _text(source) for name, source in sources.items()}
-    staging = _staging(layout.date_format)
+    staging = _staging(layout.date_format, layout.numbers)
     checks = _checks()
     seen = _distinct(con, relation, sorted(
         {sources[name] for name in _by_value(checks) if sources[name] in types}))
     judged = _judge(con, sources, seen, staging, checks, _gated_fields(gate))
-    suspect, carried = _suspects(sources, types, seen, judged, checks)
+    suspect, carried = _suspects(sources, types, seen, judged, checks, layout.numbers)
     currency = sources["item.unit_value.currency"]
     con.execute("CREATE TEMP VIEW stated_currencies AS " + (
         "SELECT code FROM currencies" if _many(currency, seen)
@@ -548,8 +573,27 @@ SELECT {line_offset} AS row, 1 AS item,
     return con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0] - rejected
 
 
+def _delimiter(path: Path, layout: Layout) -> str:
+    """The CSV delimiter: the mapping's; a tab for .tsv; else the header's own.
+
+    A header with no comma and one of ``;``, ``|`` or a tab is split on that
+    (spreadsheets in much of Europe save CSV with semicolons); any other
+    header, on commas.
+    """
+    if layout.delimiter is not None:
+        return layout.delimiter
+    if path.suffix.lower() == ".tsv":
+        return "\t"
+    with path.open("rb") as handle:
+        header = handle.readline(1 << 16).decode("utf-8", errors="replace")
+    if "," in header:
+        return ","
+    others = [mark for mark in (";", "|", "\t") if mark in header]
+    return others[0] if len(others) == 1 else ","
+
+
 def _read_csv(con: Any, path: Path, layout: Layout, gate: CountryGate | None) -> int:
-    delimiter = "\t" if path.suffix == ".tsv" else ","
+    delimiter = _delimiter(path, layout).replace("'", "''")
     con.execute(f"""CREATE TEMP VIEW source AS SELECT * FROM read_csv('{path}', header=true,
         all_varchar=true, delim='{delimiter}', store_rejects=true,
         rejects_table='csv_errors', rejects_scan='csv_scans')""")
@@ -794,7 +838,7 @@ def _source_kind(source: Any, layout: Layout) -> str | None:
     if kind is None:
         raise UsageError(f"cannot tell the format of {source}",
                          "name it .csv, .tsv, .jsonl, .ndjson or .parquet")
-    if kind == "jsonl" and (layout.columns or layout.constants):
+    if kind == "jsonl" and layout != Layout():
         raise UsageError(f"{source}: a JSONL file holds transfers in the case-file shape;"
                          " column mappings are for CSV and Parquet")
     return kind

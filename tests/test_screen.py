@@ -8,6 +8,7 @@ import io
 import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +16,8 @@ from hypothesis import strategies as st
 
 import compliance
 from compliance.engine import Engine
+from compliance.layouts import Layout
+from compliance.loader import load_layout
 from compliance.operators import OPERATORS
 from compliance.screening import screen
 from compliance.testing import transfers, violating
@@ -372,13 +375,13 @@ FLAT_CHECKS = [  # (field, bad value, the reason a row with it gets)
 ]
 
 
-def _screen_rows(tmp_path, rows: list[list[str]], rules=BUNDLED):
+def _screen_rows(tmp_path, rows: list[list[str]], rules=BUNDLED, layout=None):
     path = tmp_path / "records.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(FLAT_HEADER.split(","))
         writer.writerows(rows)
-    result = screen(path, rules, out=tmp_path / "findings.csv")
+    result = screen(path, rules, out=tmp_path / "findings.csv", layout=layout)
     rejects = list(csv.reader(io.StringIO((tmp_path / "findings.rejects.csv")
                                           .read_text(encoding="utf-8"))))[1:]
     findings = list(csv.reader(io.StringIO((tmp_path / "findings.csv")
@@ -473,23 +476,25 @@ def test_checking_distinct_values_screens_as_checking_every_row_does(rules, good
     check()
 
 
-def _same_screening(rows: list[list[str]], rules: compliance.RuleSet) -> None:
+def _same_screening(rows: list[list[str]], rules: compliance.RuleSet,
+                    layout: Layout | None = None) -> tuple[Any, ...]:
     """Rows screened as they are, and with every row checked in full and staged: the same."""
     from compliance import screening
 
     with tempfile.TemporaryDirectory() as work:
-        by_value = _screen_rows(Path(work), rows, rules)
+        by_value = _screen_rows(Path(work), rows, rules, layout)
         with pytest.MonkeyPatch.context() as patch:  # fields of many values: row by row
             patch.setattr(screening, "MANY_VALUES", 0)
-            by_row = _screen_rows(Path(work), rows, rules)
+            by_row = _screen_rows(Path(work), rows, rules, layout)
         with pytest.MonkeyPatch.context() as patch:  # every row checked in full, and staged
             patch.setattr(screening, "_suspects", lambda *args: ("true", []))
             patch.setattr(screening, "_source_gate", lambda *args: "true")
-            every = _screen_rows(Path(work), rows, rules)
+            every = _screen_rows(Path(work), rows, rules, layout)
     for got in (by_value, by_row):
         assert got[1] == every[1] and got[2] == every[2]
         assert (got[0].read, got[0].screened, got[0].rejected) == (
             every[0].read, every[0].screened, every[0].rejected)
+    return by_value
 
 
 @pytest.mark.parametrize("listed", [1_000, 0], ids=["values-listed", "values-joined"])
@@ -515,3 +520,113 @@ def test_the_route_s_ends_default_to_the_parties_when_rows_are_picked(tmp_path, 
     assert rejects == []
     assert sorted((int(f[0]), f[4]) for f in findings) == [
         (2, "route.origin"), (3, "route.destination"), (4, "route.destination")]
+
+
+VALUE_RULE = """\
+pack: test.values
+title: A value threshold
+authority: Tests
+rules:
+  - id: values.over
+    title: anything worth more than EUR 1,000 a unit, sent to the DPRK
+    citation: {instrument: Test, provision: "1", url: "https://example.org/1",
+               confidence: unverified}
+    binds: Tests
+    in_force: {from: 2010-01-01}
+    verdict: violation
+    because: Test.
+    when:
+      all:
+        - destination: {in: [KP]}
+        - unit_value: {gt: {amount: 1000, currency: EUR}}
+        - quantity: {gt: 2}
+"""
+
+
+@pytest.mark.parametrize(("numbers", "over", "under", "not_numbers"), [
+    ("1234.56", ["1000.01", " 2500 ", "1e4"], ["999.99", "1000"], ["1,234.56", "1000,5"]),
+    ("1,234.56", ["1,000.01", "2500", "12,345,678.9"], ["999.99", "1,000"],
+     ["1.234,56", "1,00", "12,3456.0", "1,234,5"]),
+    ("1.234,56", ["1.000,01", "2500", "12.345.678,9", "1000,5"], ["999,99", "1.000"],
+     ["1,234.56", "1.5", "1.00", "12.3456,0"]),
+    ("1 234,56", ["1 000,01", "1\u00a0000,01", "1\u202f000,01", "2500"], ["999,99", "1 000"],
+     ["1.234,56", "1 00,5", "1  000"]),
+])
+def test_a_mapping_reads_numbers_as_the_file_writes_them(tmp_path, numbers, over, under,
+                                                        not_numbers) -> None:
+    """Amounts and quantities in the layout's format; a number in another is rejected.
+
+    A thousands mark out of its place (1.5 where a full stop groups
+    thousands) is no number: read as fifteen, it would be off by a factor.
+    """
+    rules = tmp_path / "values.yaml"
+    rules.write_text(VALUE_RULE, encoding="utf-8")
+    quantity = {"1234.56": "3", "1,234.56": "3.0", "1.234,56": "3,0", "1 234,56": "3,0"}[numbers]
+    values = [*over, *under, *not_numbers]
+    path = tmp_path / "records.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["date", "supplier.country", "recipient.country", "item.quantity",
+                         "item.unit_value.amount", "item.unit_value.currency"])
+        writer.writerows(["2024-06-19", "CN", "KP", quantity, value, "EUR"] for value in values)
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text(f'numbers: "{numbers}"\n', encoding="utf-8")
+    result = screen(path, compliance.load_rules(rules), layout=load_layout(mapping))
+    rows = {value: line for line, value in enumerate(values, start=2)}
+    assert sorted(row for row, *_ in result.findings) == [rows[v] for v in over]
+    assert [(row, reason) for row, reason in result.rejections] == [
+        (rows[v], f"item.unit_value.amount: '{v.strip()}' is not an amount above 0")
+        for v in not_numbers]
+
+
+def test_a_number_format_screens_as_checking_every_row_does() -> None:
+    """The other number formats take the same two paths (row checks, full checks) alike."""
+    header = FLAT_HEADER.split(",")
+    amounts = ["1.000,5", "1.5", "2.500", "12,5", "abc", "", "-1,0", "0,0"]
+    rows = [[amount if name == "item.unit_value.amount" else good
+             for name, good in zip(header, GOOD, strict=True)] for amount in amounts]
+    result, rejects, _ = _same_screening(rows, BUNDLED, Layout(numbers="1.234,56"))
+    assert [row for row, _ in rejects] == [3, 6, 8, 9]  # 1.5, abc, -1,0 and 0,0
+    assert result.screened == 4
+
+
+@pytest.mark.parametrize(("text", "mapping"), [
+    ("\ufeffdate;supplier.country;recipient.country;item.hs_code\r\n"
+     "2024-06-19;RU;KP;8703\r\n2024-06-19;DE;FR;8703\r\n", None),   # as spreadsheets save it
+    ("date|supplier.country|recipient.country|item.hs_code\n2024-06-19|RU|KP|8703\n"
+     "2024-06-19|DE|FR|8703\n", None),
+    ("date;supplier.country;recipient.country;item.hs_code\n2024-06-19;RU;KP;8703\n"
+     "2024-06-19;DE;FR;8703\n", ";"),
+    ("date:supplier.country:recipient.country:item.hs_code\n2024-06-19:RU:KP:8703\n"
+     "2024-06-19:DE:FR:8703\n", ":"),
+], ids=["semicolons", "bars", "stated", "colons-stated"])
+def test_a_csv_file_is_split_on_its_own_delimiter(tmp_path, text, mapping) -> None:
+    path = tmp_path / "records.csv"
+    path.write_bytes(text.encode("utf-8"))
+    layout = Layout(delimiter=mapping) if mapping else None
+    result = screen(path, BUNDLED, layout=layout)
+    assert (result.read, result.screened, result.rejected) == (2, 2, 0)
+    assert {(row, rule) for row, _, _, _, rule, *_ in result.findings} >= {
+        (2, "un.dprk.luxury.vehicles")}
+    assert {row for row, *_ in result.findings} == {2}
+
+
+def test_a_header_of_two_candidate_delimiters_is_split_on_commas(tmp_path, cli) -> None:
+    path = tmp_path / "records.csv"
+    path.write_text("date;supplier.country|recipient.country\n2024-06-19;RU|KP\n",
+                    encoding="utf-8")
+    run = cli("screen", path)
+    assert run.status == 2
+    assert f"{path}: the records have no column for 'date'" in run.err
+
+
+@pytest.mark.parametrize("mapping", ["columns: {date: DAY}\n", 'numbers: "1.234,56"\n',
+                                     "date_format: '%d.%m.%Y'\n"])
+def test_a_jsonl_file_takes_no_mapping(tmp_path, cli, mapping) -> None:
+    path = tmp_path / "records.jsonl"
+    path.write_text("", encoding="utf-8")
+    (tmp_path / "map.yaml").write_text(mapping, encoding="utf-8")
+    run = cli("screen", path, "--map", tmp_path / "map.yaml")
+    assert run.status == 2
+    assert run.err == (f"error: {path}: a JSONL file holds transfers in the case-file shape;"
+                       " column mappings are for CSV and Parquet\n")
