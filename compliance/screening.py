@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import os
+import re
 import sys
 import tempfile
 from collections import Counter
@@ -229,7 +230,29 @@ def _number(text: str, numbers: str) -> str:
             f" THEN TRY_CAST({plain} AS DECIMAL(38,6)) END")
 
 
-def _staging(date_format: str | None, numbers: str) -> dict[str, tuple[str, str]]:
+_NUMERIC = re.compile(r"(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|DOUBLE|FLOAT|DECIMAL.*)")
+"""DuckDB's number types: an HS code read from one has lost its leading zero."""
+
+
+def _hs_code(numeric: bool) -> str:
+    """How an HS code is read from its text (``{v}``): dots and spaces dropped.
+
+    From a column of numbers (a spreadsheet's, or a data frame's), the code
+    has lost the leading zero of chapters 01 to 09 (70320 for 0703.20); an HS
+    code has an even number of digits, so a whole number of odd length gets
+    its zero back. A text column is read as written: 70320 there is rejected.
+    """
+    text = "{v}"
+    if numeric:  # 70320, or 70320.0 from a column of floats
+        digits = "regexp_replace({v}, '[.]0+$', '')"
+        text = (f"CASE WHEN regexp_full_match({{v}}, '[0-9]+([.]0+)?') THEN CASE WHEN"
+                f" length({digits}) % 2 = 1 THEN '0' || {digits} ELSE {digits} END"
+                f" ELSE {{v}} END")
+    return f"nullif(replace(replace({text}, '.', ''), ' ', ''), '')"
+
+
+def _staging(date_format: str | None, numbers: str,
+             numeric_hs: bool = False) -> dict[str, tuple[str, str]]:
     """The checked columns of a record: the field each is read from, and how (``{v}``)."""
     date = (f"TRY_CAST(TRY_STRPTIME({{v}}, '{date_format}') AS DATE)" if date_format
             else "TRY_CAST({v} AS DATE)")
@@ -242,7 +265,7 @@ def _staging(date_format: str | None, numbers: str) -> dict[str, tuple[str, str]
         "via_text": ("via", "{v}"),
         "via": ("via", "coalesce(list_filter(list_transform(string_split({v}, ';'),"
                        " lambda v: upper(trim(v))), lambda v: v <> ''), [])"),
-        "hs_code": ("item.hs_code", "nullif(replace(replace({v}, '.', ''), ' ', ''), '')"),
+        "hs_code": ("item.hs_code", _hs_code(numeric_hs)),
         "made_in": ("item.made_in", "upper({v})"),
         "quantity_raw": ("item.quantity", "{v}"),
         "quantity": ("item.quantity", number),
@@ -525,7 +548,8 @@ def _stage_flat(con: Any, relation: str, layout: Layout, line_offset: str,
     types = {_quote(name): kind for name, kind, *_ in described}
     sources = {name: _source(layout, types, name) for name in FIELDS}
     f = {name: _text(source) for name, source in sources.items()}
-    staging = _staging(layout.date_format, layout.numbers)
+    staging = _staging(layout.date_format, layout.numbers,
+                       bool(_NUMERIC.fullmatch(types.get(sources["item.hs_code"], ""))))
     checks = _checks()
     seen = _distinct(con, relation, sorted(
         {sources[name] for name in _by_value(checks) if sources[name] in types}))

@@ -432,9 +432,39 @@ def test_typed_parquet_columns_are_checked_as_their_text(tmp_path) -> None:
     rejects = (tmp_path / "findings.rejects.csv").read_text(encoding="utf-8").splitlines()
     assert rejects[1:] == ["2,date: missing", "3,supplier.country: missing",
                            "4,item.quantity: '0' is not a number above 0",
-                           "5,item.hs_code: '12345' is not an HS code of 2 to 10 digits"]
+                           "5,item.hs_code: '012345' does not exist in the HS 2022"
+                           " nomenclature"]  # a number's lost zero given back, then checked
     assert (result.read, result.screened) == (5, 1)
     assert {f[4] for f in screen(table, BUNDLED).findings} >= {"un.dprk.luxury.vehicles"}
+
+
+@pytest.mark.parametrize("kind", ["int64", "float64", "string"])
+def test_an_hs_code_read_from_numbers_gets_its_leading_zero_back(tmp_path, kind) -> None:
+    """0703.20 (onions) saved as the number 70320: from a column of numbers, read as 070320.
+
+    A text column is read as written, so there 70320 is no HS code.
+    """
+    import datetime as dt
+
+    import pyarrow as pa
+
+    codes = [70320, 7, 870323, 10121]
+    column = (pa.array([str(c) for c in codes]) if kind == "string"
+              else pa.array(codes, getattr(pa, kind)()))
+    table = pa.table({"date": [dt.date(2024, 6, 19)] * 4, "supplier.country": ["KP"] * 4,
+                      "recipient.country": ["CN"] * 4, "item.hs_code": column})
+    result = screen(table, BUNDLED)
+    if kind == "string":
+        assert result.rejections == [
+            (1, "item.hs_code: '70320' is not an HS code of 2 to 10 digits"),
+            (2, "item.hs_code: '7' is not an HS code of 2 to 10 digits"),
+            (4, "item.hs_code: '10121' is not an HS code of 2 to 10 digits")]
+        return
+    assert result.rejections == []
+    found = {(row, code, rule) for row, _, _, code, rule, *_ in result.findings}
+    assert (1, "070320", "un.dprk.food_agriculture.export") in found
+    assert (2, "07", "un.dprk.food_agriculture.export") in found
+    assert {code for row, code, _ in found if row == 4} <= {"010121"}
 
 
 MESSY = {  # per field, values good and bad, as exports hold them
