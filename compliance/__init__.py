@@ -108,13 +108,16 @@ def screen(
     rejects: str | Path | None = None,
     as_of: dt.date | None = None,
     keep: bool = True,
+    explain: bool = False,
 ) -> Any:
     """Screen bulk trade records (CSV, JSONL, Parquet, or a data frame) in one vectorised pass.
 
     Needs the ``screen`` extra (DuckDB). Returns a ``ScreenResult``: counts of
     rows read, screened and rejected, findings per rule and verdict, and the
     findings (and rejected rows) themselves when they are not written to a
-    file, unless ``keep`` is False. See ``docs/screening.md``.
+    file, unless ``keep`` is False. With ``explain``, each finding also
+    carries its explanation, the facts that would settle it and what would
+    clear it. See ``docs/screening.md``.
     """
     from compliance.loader import load_layout
     from compliance.screening import screen as run
@@ -123,7 +126,7 @@ def screen(
         rules = load_rules(rules)
     layout = load_layout(mapping) if mapping is not None else None
     return run(source, rules, layout=layout, out=out, rejects=rejects, as_of=as_of,
-               keep=keep)
+               keep=keep, explain=explain)
 
 
 def schema(name: str) -> dict[str, Any]:

@@ -88,6 +88,11 @@ def _parser() -> argparse.ArgumentParser:
     _rules_option(screen)
     screen.add_argument("--as-of", type=_date, metavar="DATE",
                         help="judge every record by the rules in force on DATE")
+    screen.add_argument("--explain", action="store_true",
+                        help="give each finding in --out its explanation (each condition and"
+                             " the fact it read), the facts that would settle it (missing) and"
+                             " what would clear it (clears_if); the records with findings are"
+                             " judged again, one by one")
 
     watch = commands.add_parser(
         "watch", help="follow a stream of transfers (JSONL) and report chains as they complete",
@@ -186,10 +191,13 @@ def _screen(args: argparse.Namespace) -> int:
     from compliance.loader import load_layout
     from compliance.screening import screen
 
+    if args.explain and not args.out:
+        raise UsageError("--explain writes its columns into the findings file",
+                         "name one with --out FILE")
     layout = load_layout(args.map) if args.map else None
     rules = compliance.load_rules(args.rules)
     result = screen(args.path, rules, layout=layout, out=args.out, rejects=args.rejects,
-                    as_of=args.as_of, keep=False)
+                    as_of=args.as_of, keep=False, explain=args.explain)
     print(result.summary())
     if result.out:
         print(f"findings written to {result.out}")

@@ -351,6 +351,7 @@ class Engine:
         self.rates = rates if rates is not None else reference.default_rates()
         self.prepared: tuple[PreparedRule, ...] = tuple(prepare(rule) for rule in rules)
         self._index = _Index(self.prepared)
+        self._by_id = {p.rule.id: p for p in self.prepared}
         self._envs: dict[dt.date, Env] = {}
         self._exemptions = {rule.id: _Exemptions.compile(rules.exemptions_for(rule.id))
                             for rule in rules if rules.exemptions_for(rule.id)}
@@ -376,23 +377,47 @@ class Engine:
         key = self._index.key(transfer)
         for index, item in enumerate(transfer.items if key is not None else ()):
             for prepared in self._index.candidates(transfer, item.hs_code, day, key):
-                trace = prepared.evaluate(transfer, item, env)
-                if trace.outcome is Outcome.NOT_MET:
-                    continue
-                verdict = (self._index.verdict[prepared.rule.id]
-                           if trace.outcome is Outcome.MET else FindingVerdict.UNDETERMINED)
-                exempting = None
-                exemptions = self._exemptions.get(prepared.rule.id)
-                if exemptions is not None:
-                    found = exemptions.first(transfer, item, env)
-                    if found is not None:
-                        exempting = Exempting(*found, verdict)
-                        verdict = FindingVerdict.EXEMPTED
-                findings.append(Finding(prepared.rule, verdict, case, transfer, index, trace,
-                                        exempting))
+                finding = self._finding(prepared, transfer, index, env, case)
+                if finding is not None:
+                    findings.append(finding)
         findings.sort(key=lambda f: (f.item_index, f.rule.id))
         return TransferResult(transfer, tuple(findings), day, active,
                               self._standing(transfer, findings, env))
+
+    def explain(self, transfer: Transfer, index: int, rule_ids: Iterable[str],
+                as_of: dt.date | None = None) -> dict[str, Finding]:
+        """The findings, with traces, of the named rules on one item; a rule not met is left out.
+
+        What :meth:`evaluate_transfer` finds for those rules, without judging
+        the others or the packs' reach: for explaining findings already known.
+        """
+        env = self._env(as_of or transfer.date)
+        found = {}
+        for rule_id in rule_ids:
+            prepared = self._by_id.get(rule_id)
+            if prepared is not None and prepared.rule.in_force_on(env.date):
+                finding = self._finding(prepared, transfer, index, env, "")
+                if finding is not None:
+                    found[rule_id] = finding
+        return found
+
+    def _finding(self, prepared: PreparedRule, transfer: Transfer, index: int, env: Env,
+                 case: str) -> Finding | None:
+        """One rule's finding on one item, with its trace and any exemption; None if not met."""
+        item = transfer.items[index]
+        trace = prepared.evaluate(transfer, item, env)
+        if trace.outcome is Outcome.NOT_MET:
+            return None
+        verdict = (self._index.verdict[prepared.rule.id]
+                   if trace.outcome is Outcome.MET else FindingVerdict.UNDETERMINED)
+        exempting = None
+        exemptions = self._exemptions.get(prepared.rule.id)
+        if exemptions is not None:
+            found = exemptions.first(transfer, item, env)
+            if found is not None:
+                exempting = Exempting(*found, verdict)
+                verdict = FindingVerdict.EXEMPTED
+        return Finding(prepared.rule, verdict, case, transfer, index, trace, exempting)
 
     def _env(self, day: dt.date) -> Env:
         """What the tests of a day may know: the day and the rates (one Env per day, kept)."""

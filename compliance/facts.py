@@ -77,7 +77,7 @@ _CATALOGUE = (
          "Role of the receiving party, if stated.", _party("recipient", "role")),
     Fact("type", Kind.TRANSFER_TYPE, "transfer",
          "How the goods changed hands: sale, gift, loan, lease, barter, donation, other.",
-         lambda t, i: t.type.value),
+         lambda t, i: None if t.type is None else t.type.value),  # a flat row may omit it
     Fact("date", Kind.DATE, "transfer", "Date of the transfer.", lambda t, i: t.date),
     Fact("hs_code", Kind.HS_CODE, "item", "HS code of the item (digits only), if stated.",
          lambda t, i: i.hs_code),

@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -718,35 +719,111 @@ def _progress(path: Path) -> Iterator[Callable[[int], None]]:
         yield lambda done: progress.update(task, completed=done)
 
 
-def _per_record(con: Any, rules: RuleSet, gate: str) -> None:
+def _plain(number: Decimal | None) -> Decimal | None:
+    """A staged DECIMAL(38,6) as written: 1, not 1.000000 (the value is the same)."""
+    if number is None:
+        return None
+    number = number.normalize()
+    return number.quantize(Decimal(1)) if number.as_tuple().exponent > 0 else number
+
+
+def _transfer(r: dict[str, Any]) -> Transfer:
+    """A record of the ``records`` relation (one item) as a transfer, for the engine."""
+    return Transfer.model_construct(
+        id=r["transfer_id"], date=r["date"],
+        type=None if r["type"] is None else TransferType(r["type"]),  # unknown, not "other"
+        # every field given: a default factory costs model_construct a signature lookup
+        supplier=Party.model_construct(name=r["supplier_name"], country=r["supplier_country"],
+                                       role=r["supplier_role"], identifiers={}),
+        recipient=Party.model_construct(name=r["recipient_name"],
+                                        country=r["recipient_country"],
+                                        role=r["recipient_role"], identifiers={}),
+        origin=r["origin"], destination=r["destination"], via=tuple(r["via"]),
+        items=(Item(description=r["description"] or "-", hs_code=r["hs_code"],
+                    quantity=_plain(r["quantity"]), made_in=r["made_in"],
+                    unit_value=None if r["unit_amount"] is None else {
+                        "amount": _plain(r["unit_amount"]), "currency": r["unit_currency"]}),),
+        licences=tuple(Licence.model_construct(**lic) for lic in r["licences"] or ()),
+        notes=None)
+
+
+def _batches(con: Any, query: str) -> Iterator[list[dict[str, Any]]]:
+    """The rows of a query over the temporary tables, as mappings by column, a batch at a time.
+
+    The read holds ``con``: what the caller writes meanwhile goes through a
+    cursor of its own (another connection to the database, which sees only
+    its tables, not the temporary ones) into a table of the database.
+    """
+    con.execute(query)
+    names = [column[0] for column in con.description]
+    while chunk := con.fetchmany(BATCH):
+        yield [dict(zip(names, row, strict=True)) for row in chunk]
+
+
+def _insert(writer: Any, table: str, rows: list[tuple[Any, ...]]) -> None:
+    """Append rows to a table in one statement, through Arrow (executemany runs one a row)."""
+    import pyarrow as pa
+
+    names = [column[0] for column in writer.execute(f"DESCRIBE {table}").fetchall()]
+    batch = pa.Table.from_pylist([dict(zip(names, row, strict=True)) for row in rows])
+    writer.register("batch", batch)
+    writer.execute(f"INSERT INTO {table} SELECT * FROM batch")
+    writer.unregister("batch")
+
+
+def _per_record(con: Any, rules: RuleSet, gate: str, as_of: dt.date | None) -> None:
     """Judge, record by record, the rules the query could not take, inside their gates."""
     engine = Engine(rules)
-    reader = con.cursor()  # its own cursor: the inserts below must not end this read
-    reader.execute(f"SELECT * FROM records WHERE {gate} ORDER BY row, item")
-    while chunk := reader.fetchmany(BATCH):
-        found = []
-        for row in chunk:
-            r = dict(zip(COLUMNS, row, strict=True))
-            transfer = Transfer.model_construct(
-                id=r["transfer_id"], date=r["date"], type=TransferType(r["type"] or "other"),
-                supplier=Party.model_construct(name=r["supplier_name"],
-                                               country=r["supplier_country"],
-                                               role=r["supplier_role"]),
-                recipient=Party.model_construct(name=r["recipient_name"],
-                                                country=r["recipient_country"],
-                                                role=r["recipient_role"]),
-                origin=r["origin"], destination=r["destination"], via=tuple(r["via"]),
-                items=(Item(description=r["description"] or "-", hs_code=r["hs_code"],
-                            quantity=r["quantity"], made_in=r["made_in"],
-                            unit_value=None if r["unit_amount"] is None else {
-                                "amount": r["unit_amount"], "currency": r["unit_currency"]}),),
-                licences=tuple(Licence.model_construct(**lic) for lic in r["licences"] or ()),
-                notes=None)
-            for _, rule_id, verdict in engine.verdicts(transfer):
-                found.append((r["row"], r["item"], r["transfer_id"], r["hs_code"], rule_id,
-                              verdict.value))
+    writer = con.cursor()
+    writer.execute("CREATE TABLE per_record (row BIGINT, item INTEGER, transfer VARCHAR,"
+                   " hs_code VARCHAR, rule VARCHAR, verdict VARCHAR)")
+    for batch in _batches(con, f"SELECT * FROM records WHERE {gate} ORDER BY row, item"):
+        found = [(r["row"], r["item"], r["transfer_id"], r["hs_code"], rule_id, verdict.value)
+                 for r in batch for _, rule_id, verdict in engine.verdicts(_transfer(r), as_of)]
         if found:
-            con.executemany("INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?)", found)
+            _insert(writer, "per_record", found)
+    writer.close()
+    con.execute("INSERT INTO findings SELECT * FROM per_record")
+
+
+EXPLAINED = ("explanation", "missing", "clears_if")
+"""The columns ``explain`` adds to each finding."""
+
+
+def _explain(con: Any, rules: RuleSet, as_of: dt.date | None) -> None:
+    """Fill ``explained``: each finding's trace, the facts that would settle it, what clears it.
+
+    The engine judges the records that have findings again, with traces; it
+    must give each finding the verdict the query gave, or this is a bug.
+    """
+    engine = Engine(rules)
+    writer = con.cursor()
+    writer.execute("CREATE TABLE explained (row BIGINT, item INTEGER, rule VARCHAR,"
+                   " explanation VARCHAR, missing VARCHAR, clears_if VARCHAR)")
+    query = ("SELECT r.*, f.rules, f.verdicts FROM (SELECT row, item, list(rule ORDER BY rule)"
+             " AS rules, list(verdict ORDER BY rule) AS verdicts FROM findings GROUP BY ALL) f"
+             " JOIN records r USING (row, item) ORDER BY row, item")
+    for batch in _batches(con, query):
+        rows = []
+        for r in batch:
+            found = engine.explain(_transfer(r), 0, r["rules"], as_of)
+            for rule_id, verdict in zip(r["rules"], r["verdicts"], strict=True):
+                finding = found.get(rule_id)
+                if finding is None or finding.verdict.value != verdict:
+                    raise RuntimeError(
+                        f"row {r['row']}: {rule_id} is {verdict} by the query but"
+                        f" {finding.verdict.value if finding else 'not met'} by the engine")
+                explanation = finding.explanation
+                if finding.exempted_by is not None:
+                    exempting = finding.exempted_by
+                    explanation += (f"\nexempted by {exempting.exemption.id}"
+                                    f" ({exempting.citation}):\n{exempting.explanation}")
+                rows.append((r["row"], r["item"], rule_id, explanation,
+                             "; ".join(finding.missing) or None,
+                             "; ".join(finding.clears_if) or None))
+        if rows:
+            _insert(writer, "explained", rows)
+    writer.close()
 
 
 FIRST_REJECTIONS = 10
@@ -791,14 +868,17 @@ def _reading(source: Any) -> Iterator[None]:
 
 def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = None,
            out: str | Path | None = None, rejects: str | Path | None = None,
-           as_of: dt.date | None = None, keep: bool = True) -> ScreenResult:
+           as_of: dt.date | None = None, keep: bool = True,
+           explain: bool = False) -> ScreenResult:
     """Screen trade records (a CSV, JSONL or Parquet path, or a data frame) against rules.
 
     With ``out``, findings are written there (Parquet, CSV or JSONL by its
     suffix) and rejects beside it (or to ``rejects``); without, they are
     returned in the result as tuples ``(row, item, transfer, hs_code, rule,
     verdict, citation)`` and ``(row, reason)``, unless ``keep`` is False
-    (counts only, in bounded memory).
+    (counts only, in bounded memory). With ``explain``, each finding also
+    has the :data:`EXPLAINED` columns, from the per-record engine's trace of
+    the records with findings.
     """
     layout = layout or Layout()
     kind = _source_kind(source, layout)
@@ -822,12 +902,17 @@ def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = 
                 con.execute(f"CREATE TEMP TABLE findings AS {compiled.sql}")
                 if compiled.per_record:
                     fallback = rules.subset([r for r, _ in compiled.per_record])
-                    _per_record(con, fallback, records_gate(fallback))
+                    _per_record(con, fallback, records_gate(fallback), as_of)
+                if explain:
+                    _explain(con, rules, as_of)
             con.execute("CREATE TEMP TABLE citations (rule VARCHAR, citation VARCHAR)")
             con.executemany("INSERT INTO citations VALUES (?, ?)",
                             [(r.id, r.citation.text) for r in rules])
-            output = ("SELECT f.*, c.citation FROM findings f JOIN citations c USING (rule)"
-                      " ORDER BY row, item, rule")
+            output = ("SELECT f.*, c.citation"
+                      + "".join(f", e.{column}" for column in EXPLAINED) * explain
+                      + " FROM findings f JOIN citations c USING (rule)"
+                      + " LEFT JOIN explained e USING (row, item, rule)" * explain
+                      + " ORDER BY row, item, rule")
             rejected = "SELECT row, reason FROM rejects ORDER BY row"
             result.rejected = con.execute("SELECT count(*) FROM rejects").fetchone()[0]
             result.read = result.screened + result.rejected

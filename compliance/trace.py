@@ -129,7 +129,7 @@ def explain(trace: Trace) -> str:
         text = f"{'  ' * depth}{mark(node.outcome)} {node.test}"
         if node.leaf is not None:
             text += f": {node.leaf.fact} = {show_value(node.value)}"
-            if node.note:
+            if node.note and node.value is not None:  # a missing value shows "(not stated)"
                 text += f" ({node.note})"
         out.append(text)
     return "\n".join(out)

@@ -233,3 +233,22 @@ def test_findings_are_ordered_by_item_then_rule(rules) -> None:
     findings = Engine(rules, FixedRates()).evaluate_transfer(t).findings
     keys = [(f.item_index, f.rule.id) for f in findings]
     assert keys == sorted(keys) and keys[0][0] == 0
+
+
+def test_explain_gives_the_named_rules_findings_as_evaluate_transfer_does() -> None:
+    engine = Engine(compliance.load_rules())
+    (loaded,) = compliance.load_cases(["cases/pyongyang-summit-2024.yaml"])
+    explained = 0
+    for transfer in loaded.case.transfers:
+        full = engine.evaluate_transfer(transfer)
+        for index in range(len(transfer.items)):
+            expected = {f.rule.id: f for f in full.findings if f.item_index == index}
+            named = [*sorted(expected), "un.dprk.arms.supply", "no.such.rule"]
+            got = engine.explain(transfer, index, named)
+            assert set(got) == set(expected)  # rules not met, or unknown, left out
+            explained += len(got)
+            for rule_id, finding in got.items():
+                assert (finding.verdict, finding.explanation, finding.clears_if) == (
+                    expected[rule_id].verdict, expected[rule_id].explanation,
+                    expected[rule_id].clears_if)
+    assert explained >= 4

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime as dt
 import io
 import json
 import tempfile
@@ -39,7 +40,40 @@ def _expected(engine: Engine, rows: list[tuple[int, compliance.Transfer]]) -> li
 
 def _screened(result) -> list[tuple]:
     return sorted((row, item, rule, verdict)
-                  for row, item, _, _, rule, verdict, _ in result.findings)
+                  for row, item, _, _, rule, verdict, *_ in result.findings)
+
+
+def _as_staged(transfer: compliance.Transfer) -> compliance.Transfer:
+    """The transfer with its numbers as a screening stages them: 1.50 shows as 1.5."""
+    from decimal import Decimal
+
+    from compliance.screening import _plain
+
+    def plain(number: Decimal) -> Decimal:
+        return _plain(number.quantize(Decimal("0.000001")))
+
+    items = tuple(item.model_copy(update={
+        "quantity": plain(item.quantity),
+        "unit_value": item.unit_value and item.unit_value.model_copy(
+            update={"amount": plain(item.unit_value.amount)})}) for item in transfer.items)
+    return transfer.model_copy(update={"items": items})
+
+
+def _explained(engine: Engine, rows: list[tuple[int, compliance.Transfer]]) -> dict:
+    """(row, item, rule) of every finding: the explanation, missing facts and clearing changes.
+
+    Numbers are shown as staged, without the trailing zeros a record may write.
+    """
+    explained = {}
+    for row, transfer in rows:
+        for f in engine.evaluate_transfer(_as_staged(transfer)).findings:
+            text = f.explanation
+            if f.exempted_by is not None:
+                text += (f"\nexempted by {f.exempted_by.exemption.id}"
+                         f" ({f.exempted_by.citation}):\n{f.exempted_by.explanation}")
+            explained[row, f.item_index + 1, f.rule.id] = (
+                text, "; ".join(f.missing) or None, "; ".join(f.clears_if) or None)
+    return explained
 
 
 def _jsonl(path, transfers_: list[compliance.Transfer]) -> None:
@@ -62,9 +96,11 @@ def test_vectorised_jsonl_agrees_with_the_engine(rules, tmp_path_factory) -> Non
     def check(generated) -> None:
         path = tmp_path_factory.mktemp("jsonl") / "records.jsonl"
         _jsonl(path, generated)
-        result = screen(path, rules)
+        result = screen(path, rules, explain=True)
         assert (result.read, result.screened, result.rejected) == (len(generated),) * 2 + (0,)
-        assert _screened(result) == _expected(engine, list(enumerate(generated, start=1)))
+        rows = list(enumerate(generated, start=1))
+        assert _screened(result) == _expected(engine, rows)
+        assert {(f[0], f[1], f[4]): f[7:] for f in result.findings} == _explained(engine, rows)
 
     check()
 
@@ -104,9 +140,11 @@ def test_vectorised_csv_agrees_with_the_engine(rules, tmp_path_factory) -> None:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
-        result = screen(path, rules)
+        result = screen(path, rules, explain=True)
         assert result.rejected == 0 and result.screened == len(rows)
         assert _screened(result) == _expected(engine, expected_rows)
+        assert {(f[0], f[1], f[4]): f[7:] for f in result.findings} == _explained(
+            engine, expected_rows)
 
     check()
 
@@ -289,6 +327,16 @@ def test_a_query_with_every_rule_judged_per_record(record) -> None:
             result = screen(path, ONLY_PER_RECORD)
     assert [rule for rule, _ in result.per_record] == ["op.text_and_dates"]
     assert _screened(result) == _expected(Engine(ONLY_PER_RECORD), [(1, record)]) != []
+    # judged by the rules in force on an earlier day, as the query judges them
+    early = next(iter(ONLY_PER_RECORD)).in_force.start - dt.timedelta(days=1)
+    with tempfile.TemporaryDirectory() as work:
+        path = Path(work) / "records.jsonl"
+        _jsonl(path, [record])
+        vectorised = screen(path, ONLY_PER_RECORD, as_of=early)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setitem(OPERATORS, "mentions", without_sql)
+            per_record = screen(path, ONLY_PER_RECORD, as_of=early)
+    assert _screened(per_record) == _screened(vectorised) == []
 
 
 def test_parquet_and_data_frames(tmp_path) -> None:
@@ -660,3 +708,38 @@ def test_a_jsonl_file_takes_no_mapping(tmp_path, cli, mapping) -> None:
     assert run.status == 2
     assert run.err == (f"error: {path}: a JSONL file holds transfers in the case-file shape;"
                        " column mappings are for CSV and Parquet\n")
+
+
+def test_a_flat_file_falls_back_per_record_as_the_query_judges(tmp_path) -> None:
+    """The per-record fallback reads a CSV's records as the query does: no type is unknown."""
+    path = tmp_path / "records.csv"
+    path.write_text("date,supplier.country,recipient.country,item.hs_code,item.description\n"
+                    "2024-06-19,RU,KP,8703,limousine\n2024-06-19,CN,KP,9307,a sword\n"
+                    "2024-06-19,DE,FR,9703,statue\n", encoding="utf-8")
+    vectorised = screen(path, OPERATOR_RULES, explain=True)
+    without_sql = dataclasses.replace(OPERATORS["mentions"], sql=None)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(OPERATORS, "mentions", without_sql)
+        per_record = screen(path, OPERATOR_RULES, explain=True)
+    assert [rule for rule, _ in per_record.per_record] == ["op.text_and_dates"]
+    assert per_record.findings == vectorised.findings
+    assert ("op.equals_in_type", "undetermined", "type") in {
+        (f[4], f[5], f[8]) for f in vectorised.findings}
+
+
+def test_explain_writes_why_beside_each_finding(tmp_path, cli) -> None:
+    (tmp_path / "ledger.csv").write_text(LEDGER, encoding="utf-8")
+    out = tmp_path / "findings.jsonl"
+    run = cli("screen", tmp_path / "ledger.csv", "--out", out, "--explain")
+    assert run.status == 2  # two rows are rejected
+    found = {(f["row"], f["rule"]): f for f in map(json.loads, out.read_text().splitlines())}
+    vehicles = found[2, "un.dprk.luxury.vehicles"]
+    assert vehicles["verdict"] == "violation" and vehicles["missing"] is None
+    assert "✓ hs_code under 8703: hs_code = 870323" in vehicles["explanation"]
+    assert vehicles["clears_if"].startswith("destination is not KP and recipient.country is not KP")
+    luxury = found[2, "us.ear.kp.luxury"]
+    assert (luxury["verdict"], luxury["missing"]) == ("undetermined", "made_in")
+    assert "? made_in is US: made_in = (not stated)\n" in luxury["explanation"]
+    without_out = cli("screen", tmp_path / "ledger.csv", "--explain")
+    assert without_out.status == 2
+    assert without_out.err.startswith("error: --explain writes its columns into the findings file")
