@@ -104,6 +104,15 @@ class Finding:
         return explain(self.trace)
 
     @property
+    def full_explanation(self) -> str:
+        """The explanation, then that of the exemption that made the finding exempted, if any."""
+        if self.exempted_by is None:
+            return self.explanation
+        exempting = self.exempted_by
+        return (f"{self.explanation}\nexempted by {exempting.exemption.id}"
+                f" ({exempting.citation}):\n{exempting.explanation}")
+
+    @property
     def missing(self) -> tuple[str, ...]:
         """For an undetermined finding, the facts that would settle it."""
         return missing_facts(self.trace)

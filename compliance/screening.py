@@ -355,10 +355,8 @@ def _row_checks(sources: dict[str, str], types: dict[str, str],
 
     def number(name: str) -> str:
         column = source(name)
-        if NUMBER_MARKS[numbers] != (".", None):
-            return _number(_text(column), numbers)
-        return (f"TRY_CAST({column} AS DECIMAL(38,6))" if types.get(sources[name]) == "VARCHAR"
-                else f"TRY_CAST({_text(column)} AS DECIMAL(38,6))")
+        as_read = types.get(sources[name]) == "VARCHAR" and NUMBER_MARKS[numbers] == (".", None)
+        return _number(column if as_read else _text(column), numbers)
 
     checks: dict[str | None, str] = {
         name: f"({source(name)} IS NOT NULL AND coalesce({number(name)} <= 0, true))"
@@ -813,12 +811,7 @@ def _explain(con: Any, rules: RuleSet, as_of: dt.date | None) -> None:
                     raise RuntimeError(
                         f"row {r['row']}: {rule_id} is {verdict} by the query but"
                         f" {finding.verdict.value if finding else 'not met'} by the engine")
-                explanation = finding.explanation
-                if finding.exempted_by is not None:
-                    exempting = finding.exempted_by
-                    explanation += (f"\nexempted by {exempting.exemption.id}"
-                                    f" ({exempting.citation}):\n{exempting.explanation}")
-                rows.append((r["row"], r["item"], rule_id, explanation,
+                rows.append((r["row"], r["item"], rule_id, finding.full_explanation,
                              "; ".join(finding.missing) or None,
                              "; ".join(finding.clears_if) or None))
         if rows:

@@ -84,10 +84,15 @@ def test_a_matching_licence_exempts_and_the_finding_stays(pack) -> None:
     assert finding.exempted_by.exemption.id == "test.exempt.humanitarian"
     assert finding.exempted_by.licence.reference == "X-1"
     assert finding.exempted_by.verdict is FindingVerdict.VIOLATION
+    assert finding.full_explanation == (
+        f"{finding.explanation}\nexempted by test.exempt.humanitarian"
+        f" ({finding.exempted_by.citation}):\n{finding.exempted_by.explanation}")
 
 
 def test_without_a_licence_the_finding_stands(pack) -> None:
-    assert _only(Engine(pack), _transfer()).verdict is FindingVerdict.VIOLATION
+    finding = _only(Engine(pack), _transfer())
+    assert finding.verdict is FindingVerdict.VIOLATION
+    assert finding.full_explanation == finding.explanation
 
 
 def test_two_licences_never_combine_into_one_that_matches(pack) -> None:

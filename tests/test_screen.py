@@ -67,12 +67,8 @@ def _explained(engine: Engine, rows: list[tuple[int, compliance.Transfer]]) -> d
     explained = {}
     for row, transfer in rows:
         for f in engine.evaluate_transfer(_as_staged(transfer)).findings:
-            text = f.explanation
-            if f.exempted_by is not None:
-                text += (f"\nexempted by {f.exempted_by.exemption.id}"
-                         f" ({f.exempted_by.citation}):\n{f.exempted_by.explanation}")
             explained[row, f.item_index + 1, f.rule.id] = (
-                text, "; ".join(f.missing) or None, "; ".join(f.clears_if) or None)
+                f.full_explanation, "; ".join(f.missing) or None, "; ".join(f.clears_if) or None)
     return explained
 
 
