@@ -898,9 +898,9 @@ def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = 
                     _per_record(con, fallback, records_gate(fallback), as_of)
                 if explain:
                     _explain(con, rules, as_of)
-            con.execute("CREATE TEMP TABLE citations (rule VARCHAR, citation VARCHAR)")
-            con.executemany("INSERT INTO citations VALUES (?, ?)",
-                            [(r.id, r.citation.text) for r in rules])
+            con.execute("CREATE TEMP TABLE citations AS SELECT unnest(?::VARCHAR[]) AS rule,"
+                        " unnest(?::VARCHAR[]) AS citation",
+                        [[r.id for r in rules], [r.citation.text for r in rules]])
             output = ("SELECT f.*, c.citation"
                       + "".join(f", e.{column}" for column in EXPLAINED) * explain
                       + " FROM findings f JOIN citations c USING (rule)"
