@@ -126,13 +126,18 @@ def _parser() -> argparse.ArgumentParser:
     rules = commands.add_parser("rules", help="list or show the rules",
                                 description="List, lint or show the rules; without an"
                                             " action, list the bundled rules.")
-    rules.set_defaults(rules=None, format="text")  # for the list an action-less call gives
+    # given before the action (or with none), for list and show; an action's own come first
+    rules.add_argument("--rules", action="append", metavar="PATH", dest="group_rules",
+                       help="rule file or folder, instead of the bundled packs (repeatable)")
+    rules.add_argument("--format", choices=("text", "json"), dest="group_format",
+                       help="of the list or the lint (default: text)")
+    rules.set_defaults(rules=None, format=None)
     rule_commands = rules.add_subparsers(dest="rules_command", metavar="ACTION")
     listing = rule_commands.add_parser("list", help="the catalogue of rules",
                                        description="List every rule: id, verdict, citation,"
                                                    " dates in force and goods.")
     _rules_option(listing)
-    listing.add_argument("--format", choices=("text", "json"), default="text")
+    listing.add_argument("--format", choices=("text", "json"))
     lint = rule_commands.add_parser(
         "lint", help="static checks of rule packs",
         description="Check rule packs: the schema, HS codes, countries and currencies,"
@@ -140,7 +145,7 @@ def _parser() -> argparse.ArgumentParser:
                     " made redundant by another. Exit 1 on any error or warning.")
     lint.add_argument("paths", nargs="*", metavar="PATH",
                       help="rule files or folders (default: the bundled packs)")
-    lint.add_argument("--format", choices=("text", "json"), default="text")
+    lint.add_argument("--format", choices=("text", "json"))
     show = rule_commands.add_parser("show", help="one rule in full",
                                     description="Show one rule: citation, dates, and its"
                                                 " condition tree.")
@@ -330,6 +335,23 @@ def _goods(rule: compliance.Rule) -> str:
     return shown or "-"
 
 
+def _rules(args: argparse.Namespace) -> int:
+    """``compliance rules``: list without an action; options given before one serve it too."""
+    command = args.rules_command or "list"
+    args.rules = args.rules or args.group_rules
+    args.format = args.format or args.group_format
+    if command == "show":
+        if args.format is not None:
+            raise UsageError("compliance rules show has no --format",
+                             "it is for compliance rules list and lint")
+        return _rules_show(args)
+    args.format = args.format or "text"
+    if command == "lint":
+        args.paths = args.paths or args.rules or []
+        return _rules_lint(args)
+    return _rules_list(args)
+
+
 def _rules_list(args: argparse.Namespace) -> int:
     rules = compliance.load_rules(args.rules)
     rows = [{"id": r.id, "verdict": r.verdict.value, "instrument": r.citation.instrument,
@@ -406,8 +428,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "watch":
             return _watch(args)
         if args.command == "rules":
-            action = {"list": _rules_list, "lint": _rules_lint, "show": _rules_show}
-            return action[args.rules_command or "list"](args)
+            return _rules(args)
         print(json.dumps(compliance.schema(args.name), indent=2, ensure_ascii=False))
         return 0
     except ComplianceError as exc:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 import compliance
-from tests.conftest import CASES
+from tests.conftest import CASES, ROOT
 
 PYONGYANG = CASES / "pyongyang-summit-2024.yaml"
 
@@ -73,6 +73,28 @@ def test_rules_without_an_action_lists_the_catalogue(cli) -> None:
     run = cli("rules")
     assert (run.status, run.err) == (0, "")
     assert run.out == cli("rules", "list").out
+
+
+def test_rules_options_before_the_action_serve_it(cli) -> None:
+    un = str(ROOT / "rules" / "un")
+    own = cli("rules", "list", "--rules", un, "--format", "json")
+    assert own.status == 0
+    listed = json.loads(own.out)
+    assert listed and {r["pack"] for r in listed} == {listed[0]["pack"]}
+    assert len(listed) < len(compliance.load_rules())
+    assert cli("rules", "--rules", un, "--format", "json").out == own.out
+    assert cli("rules", "--rules", un, "--format", "json", "list").out == own.out
+    shown = cli("rules", "--rules", un, "show", "un.dprk.statues.export")
+    assert shown.out == cli("rules", "show", "un.dprk.statues.export", "--rules", un).out
+    linted = cli("rules", "--format", "json", "lint", un)
+    assert linted.out == cli("rules", "lint", un, "--format", "json").out
+    assert cli("rules", "--rules", un, "lint").out == cli("rules", "lint", un).out
+
+
+def test_rules_show_refuses_a_format(cli) -> None:
+    run = cli("rules", "--format", "json", "show", "un.dprk.statues.export")
+    assert run.status == 2 and run.out == ""
+    assert "compliance rules show has no --format" in run.err
 
 
 def test_rules_show_prints_citation_and_condition_tree(cli) -> None:
