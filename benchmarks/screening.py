@@ -221,8 +221,9 @@ def _hand_sql_usd(records: str, csv: Path) -> str:
 
     The rate of each calendar day (the latest publication within a week), as
     a table joined by equality: cheaper than an ASOF join, which sorts every
-    record. The ECB file's column types are given, not sniffed (sniffing it
-    takes DuckDB some 0.1 s).
+    record. Only the currencies the records state are expanded to days, and
+    the ECB file's column types are given, not sniffed (sniffing it takes
+    DuckDB some 0.1 s).
     """
     with csv.open(encoding="utf-8") as handle:
         header = handle.readline().strip().split(",")
@@ -238,10 +239,12 @@ published AS (
   FROM (UNPIVOT ecb ON COLUMNS(* EXCLUDE ("Date")) INTO NAME currency VALUE per_eur) u
   JOIN ecb e USING ("Date")
   UNION ALL SELECT 'EUR', "Date", round("USD", 6) FROM ecb WHERE "USD" IS NOT NULL),
+stated AS (SELECT DISTINCT "item.unit_value.currency" AS currency FROM {records}),
 daily AS (
   SELECT currency, CAST(unnest(generate_series(day, least(coalesce(lead(day) OVER w - 1,
     day + {week}), day + {week}), INTERVAL 1 DAY)) AS DATE) AS day, to_usd
-  FROM published WINDOW w AS (PARTITION BY currency ORDER BY day))
+  FROM published SEMI JOIN stated USING (currency)
+  WINDOW w AS (PARTITION BY currency ORDER BY day))
 SELECT r.*, CASE WHEN r."item.unit_value.currency" = 'USD' THEN {amount}
   ELSE round({amount} * x.to_usd, 2) END AS usd
 FROM {records} r LEFT JOIN daily x
@@ -326,8 +329,9 @@ def hand_python_objects(path: Path, limit: int) -> int:
     return found
 
 
-def _hand_sql_condition(rule: Any) -> str:
-    _, direction, start, prefixes, excluded, words, floor = rule
+def _hand_sql_condition(rule: Any, floor: bool = True) -> str:
+    """SQL that holds where a hand-written rule is met; without its USD floor if not ``floor``."""
+    _, direction, start, prefixes, excluded, words, usd = rule
     where = ('"recipient.country" = \'KP\'' if direction == TO_KP
              else '("supplier.country" = \'KP\' OR via = \'KP\')')
     code = " OR ".join(f"starts_with(\"item.hs_code\", '{p}')" for p in prefixes)
@@ -335,26 +339,37 @@ def _hand_sql_condition(rule: Any) -> str:
         code = f"({code}) AND NOT starts_with(\"item.hs_code\", '{excluded[0]}')"
     text = " OR ".join(f"contains(lower(\"item.description\"), '{w}')" for w in words)
     test = f"(coalesce({code}, false){' OR ' + text if text else ''})"
-    if floor is not None:
-        test += f" AND usd > {floor}"
+    if floor and usd is not None:
+        test += f" AND usd > {usd}"
     return f"{where} AND date >= DATE '{start}' AND {test}"
 
 
 def hand_duckdb(path: Path, limit: int) -> int:
-    """Hand-written DuckDB SQL: fired rule ids per record, findings written to Parquet."""
+    """Hand-written DuckDB SQL: fired rule ids per record, findings written to Parquet.
+
+    Rules with a USD floor are judged apart, on the records that meet the
+    rest of them: only those are joined to the exchange rates.
+    """
     import duckdb
 
     global _LOOP_SECONDS
     start = time.perf_counter()
     con = duckdb.connect()
     con.execute("SET threads = 2")
-    fired = ", ".join(f"CASE WHEN {_hand_sql_condition(r)} THEN '{r[0]}' END" for r in HAND)
+
+    def fired(rules: list[Any]) -> str:
+        cases = ", ".join(f"CASE WHEN {_hand_sql_condition(r)} THEN '{r[0]}' END" for r in rules)
+        return f"SELECT id, unnest(list_filter([{cases}], lambda x: x IS NOT NULL)) AS rule"
+
+    plain = [r for r in HAND if r[6] is None]
+    floored = [r for r in HAND if r[6] is not None]
+    records = f"'{path}'"  # the file holds ``limit`` rows: a LIMIT would stop the filters
+    candidates = (f"(SELECT * FROM {records} WHERE "
+                  + " OR ".join(f"({_hand_sql_condition(r, floor=False)})" for r in floored) + ")")
     with tempfile.TemporaryDirectory() as work:
         out = Path(work) / "findings.parquet"
-        records = _hand_sql_usd(f"(SELECT * FROM '{path}' LIMIT {limit})", _ecb_csv(work))
-        con.execute(
-            f"COPY (SELECT id, unnest(list_filter([{fired}], lambda x: x IS NOT NULL)) AS rule"
-            f" FROM ({records})) TO '{out}' (FORMAT parquet)")
+        con.execute(f"COPY ({fired(plain)} FROM {records} UNION ALL {fired(floored)} FROM"
+                    f" ({_hand_sql_usd(candidates, _ecb_csv(work))})) TO '{out}' (FORMAT parquet)")
         _LOOP_SECONDS = time.perf_counter() - start
         return con.execute(f"SELECT count(*) FROM '{out}'").fetchone()[0]
 
