@@ -233,6 +233,36 @@ def _number(text: str, numbers: str) -> str:
 
 _NUMERIC = re.compile(r"(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|DOUBLE|FLOAT|DECIMAL.*)")
 """DuckDB's number types: an HS code read from one has lost its leading zero."""
+_TIMESTAMP = re.compile(r"TIMESTAMP(_S|_MS|_NS)?")
+"""DuckDB's timestamp types without a time zone: the day is the date part."""
+
+
+def _read_number(text: str, typed: str, kind: str, numbers: str) -> str:
+    """SQL: a quantity or amount as a decimal, read from a column of DuckDB type ``kind``.
+
+    A column of numbers is read as it is (``typed``, the column itself): the
+    layout's number format is for text (``text``, the value as the checks
+    read it), which :func:`_number` reads.
+    """
+    if _NUMERIC.fullmatch(kind):
+        return f"TRY_CAST({typed} AS DECIMAL(38,6))"
+    return _number(text, numbers)
+
+
+def _read_date(kind: str, date_format: str | None) -> str:
+    """A template of the SQL reading a date from a column of DuckDB type ``kind``.
+
+    ``{t}`` is the column; ``{v}`` its value as text, as the checks read it.
+    A column of dates (or timestamps, by their day) is read as it is; the
+    layout's date format, or ISO 8601, is for text.
+    """
+    if kind == "DATE":
+        return "{t}"
+    if _TIMESTAMP.fullmatch(kind):
+        return "CAST({t} AS DATE)"
+    if date_format:
+        return f"TRY_CAST(TRY_STRPTIME({{v}}, '{date_format}') AS DATE)"
+    return "TRY_CAST({v} AS DATE)"
 
 
 def _hs_code(numeric: bool) -> str:
@@ -253,25 +283,35 @@ def _hs_code(numeric: bool) -> str:
 
 
 def _staging(date_format: str | None, numbers: str,
-             numeric_hs: bool = False) -> dict[str, tuple[str, str]]:
-    """The checked columns of a record: the field each is read from, and how (``{v}``)."""
-    date = (f"TRY_CAST(TRY_STRPTIME({{v}}, '{date_format}') AS DATE)" if date_format
-            else "TRY_CAST({v} AS DATE)")
-    number = _number("{v}", numbers)
+             kinds: dict[str, str] | None = None) -> dict[str, tuple[str, str]]:
+    """The checked columns of a record: the field each is read from, and how.
+
+    A template reads ``{v}``, the field's value as text as the checks read it,
+    or ``{t}``, its column as typed; ``kinds`` gives the DuckDB type of each
+    field's column (none: text).
+    """
+    kinds = kinds or {}
+
+    def number(name: str) -> str:
+        return _read_number("{v}", "{t}", kinds.get(name, ""), numbers)
+
     return {
-        "date_raw": ("date", "{v}"), "date": ("date", date), "type": ("type", "lower({v})"),
+        "date_raw": ("date", "{v}"), "date": ("date", _read_date(kinds.get("date", ""),
+                                                                 date_format)),
+        "type": ("type", "lower({v})"),
         "supplier_country": ("supplier.country", "upper({v})"),
         "recipient_country": ("recipient.country", "upper({v})"),
         "origin_raw": ("origin", "upper({v})"), "destination_raw": ("destination", "upper({v})"),
         "via_text": ("via", "{v}"),
         "via": ("via", "coalesce(list_filter(list_transform(string_split({v}, ';'),"
                        " lambda v: upper(trim(v))), lambda v: v <> ''), [])"),
-        "hs_code": ("item.hs_code", _hs_code(numeric_hs)),
+        "hs_code": ("item.hs_code",
+                    _hs_code(bool(_NUMERIC.fullmatch(kinds.get("item.hs_code", ""))))),
         "made_in": ("item.made_in", "upper({v})"),
         "quantity_raw": ("item.quantity", "{v}"),
-        "quantity": ("item.quantity", number),
+        "quantity": ("item.quantity", number("item.quantity")),
         "amount_raw": ("item.unit_value.amount", "{v}"),
-        "unit_amount": ("item.unit_value.amount", number),
+        "unit_amount": ("item.unit_value.amount", number("item.unit_value.amount")),
         "unit_currency": ("item.unit_value.currency", "upper({v})"),
     }
 
@@ -354,9 +394,9 @@ def _row_checks(sources: dict[str, str], types: dict[str, str],
         return refer(sources[name]) if sources[name] in types else sources[name]
 
     def number(name: str) -> str:
-        column = source(name)
-        as_read = types.get(sources[name]) == "VARCHAR" and NUMBER_MARKS[numbers] == (".", None)
-        return _number(column if as_read else _text(column), numbers)
+        column, kind = source(name), types.get(sources[name], "")
+        as_read = kind == "VARCHAR" and NUMBER_MARKS[numbers] == (".", None)
+        return _read_number(column if as_read else _text(column), column, kind, numbers)
 
     checks: dict[str | None, str] = {
         name: f"({source(name)} IS NOT NULL AND coalesce({number(name)} <= 0, true))"
@@ -439,7 +479,7 @@ def _judge(con: Any, sources: dict[str, str], seen: dict[str, tuple[int, int]],
         inside = "false"
         if name in gated:
             inside = f"coalesce({country_test(_COUNTRY_COLUMN[name], name, gated[name])}, false)"
-        staged = ", ".join(template.format(v=_text("raw")) + f" AS {column}"
+        staged = ", ".join(template.format(v=_text("raw"), t="raw") + f" AS {column}"
                            for column, (field_name, template) in staging.items()
                            if field_name == name)
         parts.append(f"SELECT {sql_text(name)} AS field, CAST(raw AS VARCHAR) AS raw,"
@@ -548,7 +588,7 @@ def _stage_flat(con: Any, relation: str, layout: Layout, line_offset: str,
     sources = {name: _source(layout, types, name) for name in FIELDS}
     f = {name: _text(source) for name, source in sources.items()}
     staging = _staging(layout.date_format, layout.numbers,
-                       bool(_NUMERIC.fullmatch(types.get(sources["item.hs_code"], ""))))
+                       {name: types.get(source, "") for name, source in sources.items()})
     checks = _checks()
     seen = _distinct(con, relation, sorted(
         {sources[name] for name in _by_value(checks) if sources[name] in types}))
@@ -557,9 +597,10 @@ def _stage_flat(con: Any, relation: str, layout: Layout, line_offset: str,
     currency = sources["item.unit_value.currency"]
     con.execute("CREATE TEMP VIEW stated_currencies AS " + (
         "SELECT code FROM currencies" if _many(currency, seen)
-        else f"SELECT DISTINCT {staging['unit_currency'][1].format(v=_text('raw'))} AS code"
+        else f"SELECT DISTINCT {staging['unit_currency'][1].format(v=_text('raw'), t='raw')}"
+             " AS code"
              f" FROM ({_values(currency, seen)})"))
-    checked_columns = ", ".join(template.format(v=f[field]) + f" AS {column}"
+    checked_columns = ", ".join(template.format(v=f[field], t=sources[field]) + f" AS {column}"
                                 for column, (field, template) in staging.items())
     record = f"""
 SELECT {line_offset} AS row, 1 AS item,

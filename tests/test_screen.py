@@ -458,7 +458,7 @@ def test_each_check_of_a_flat_record_gives_its_reason(tmp_path) -> None:
         len(rows), len(rows) - len(expected), len(expected))
 
 
-def test_typed_parquet_columns_are_checked_as_their_text(tmp_path) -> None:
+def test_typed_parquet_columns_are_checked(tmp_path) -> None:
     import datetime as dt
 
     import pyarrow as pa
@@ -651,6 +651,55 @@ def test_a_mapping_reads_numbers_as_the_file_writes_them(tmp_path, numbers, over
     assert [(row, reason) for row, reason in result.rejections] == [
         (rows[v], f"item.unit_value.amount: '{v.strip()}' is not an amount above 0")
         for v in not_numbers]
+
+
+@pytest.mark.parametrize("dates", ["date32", "timestamp"])
+def test_typed_columns_are_read_by_their_type_not_the_layout_of_text(tmp_path, dates) -> None:
+    """A Parquet file or data frame of typed dates and numbers, with a mapping made for CSV.
+
+    The mapping's date format and number format say how text is written; a
+    column of dates (a timestamp's by its day) or of numbers holds no text,
+    and is read as it is, as the same values written in the default layout are.
+    """
+    import datetime as dt
+
+    import pyarrow as pa
+
+    rules_path = tmp_path / "values.yaml"
+    rules_path.write_text(VALUE_RULE, encoding="utf-8")
+    rules = compliance.load_rules(rules_path)
+    amounts = [1000.01, 2500.0, 999.99, 1000.0, 0.0, -5.0, float("nan"), 1500.0]
+    quantities = [3, 3, 3, 3, 3, 3, 3, 0]
+    day = (dt.date(2024, 6, 19) if dates == "date32"
+           else dt.datetime(2024, 6, 19, 23, 45))
+    table = pa.table({
+        "date": pa.array([day] * len(amounts),
+                         pa.date32() if dates == "date32" else pa.timestamp("us")),
+        "supplier.country": ["CN"] * len(amounts), "recipient.country": ["KP"] * len(amounts),
+        "item.quantity": pa.array(quantities, pa.int64()),
+        "item.unit_value.amount": pa.array(amounts, pa.float64()),
+        "item.unit_value.currency": ["EUR"] * len(amounts)})
+    layout = Layout(numbers="1.234,56", date_format="%d.%m.%Y")
+    result = screen(table, rules, layout=layout)
+    assert result.rejections == [
+        (5, "item.unit_value.amount: '0.0' is not an amount above 0"),
+        (6, "item.unit_value.amount: '-5.0' is not an amount above 0"),
+        (7, "item.unit_value.amount: 'nan' is not an amount above 0"),
+        (8, "item.quantity: '0' is not a number above 0")]
+    assert [(row, rule, verdict) for row, _, _, _, rule, verdict, _ in result.findings] == [
+        (1, "values.over", "violation"), (2, "values.over", "violation")]
+    # the same values as text, in the default layout, screen alike
+    path = tmp_path / "records.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(table.column_names)
+        writer.writerows(["2024-06-19", "CN", "KP", str(q), str(a), "EUR"]
+                         for q, a in zip(quantities, amounts, strict=True))
+    as_text = screen(path, rules)  # a row's transfer id is its line when there is no id
+    assert [(row - 1, item, rule, verdict) for row, item, _, _, rule, verdict, _
+            in as_text.findings] == [(row, item, rule, verdict) for row, item, _, _, rule,
+                                     verdict, _ in result.findings]
+    assert [row - 1 for row, _ in as_text.rejections] == [row for row, _ in result.rejections]
 
 
 def test_a_number_format_screens_as_checking_every_row_does() -> None:
