@@ -381,7 +381,8 @@ def _sql_compare(symbol: str) -> Callable[[str, Any, dict[str, Any]], str]:
 
 def _sql_mentions(column: str, operand: tuple[str, ...], mods: dict[str, Any]) -> str:
     words = "|".join(re.escape(k).replace("'", "''") for k in operand)
-    return f"regexp_matches({column}, '(?i)(^|[^[:alnum:]_])({words})')"
+    # after no letter, digit or underscore of any script, as Python's \w reads them
+    return f"regexp_matches({column}, '(?i)(^|[^\\pL\\pN_])({words})')"
 
 
 def _sql_exists(column: str, operand: bool, mods: dict[str, Any]) -> str:

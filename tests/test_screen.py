@@ -19,7 +19,7 @@ import compliance
 from compliance.engine import Engine
 from compliance.layouts import Layout
 from compliance.loader import load_layout
-from compliance.operators import OPERATORS
+from compliance.operators import OPERATORS, Outcome
 from compliance.screening import screen
 from compliance.testing import transfers, violating
 from tests.conftest import DATA
@@ -333,6 +333,30 @@ def test_a_query_with_every_rule_judged_per_record(record) -> None:
             patch.setitem(OPERATORS, "mentions", without_sql)
             per_record = screen(path, ONLY_PER_RECORD, as_of=early)
     assert _screened(per_record) == _screened(vectorised) == []
+
+
+KEYWORDS = ("sword", "motor car", "Bayonet")
+
+
+@settings(SETTINGS, max_examples=300)
+@given(st.lists(st.one_of(st.sampled_from(KEYWORDS), st.sampled_from("éßſK٣Ⅻ_ -1aZ"),
+                          st.text(max_size=3)), max_size=6).map("".join),
+       st.sampled_from([str.lower, str.upper, str.title, str.casefold]))
+def test_mentions_in_sql_agrees_with_the_engine_on_any_text(text, case) -> None:
+    """A keyword is mentioned after no letter, digit or underscore of any script, in any case.
+
+    Text of accented, non-Latin and lookalike letters (the long s, the Kelvin
+    sign), digits of other scripts, and the keywords, in every case: the SQL
+    form gives the per-record operator's outcome.
+    """
+    import duckdb
+
+    operator = OPERATORS["mentions"]
+    text = case(text)
+    expected = operator.test(text, KEYWORDS, {}, None)[0] is Outcome.MET
+    sql = operator.sql("d", KEYWORDS, {})
+    assert duckdb.execute(f"SELECT {sql} FROM (SELECT ?::VARCHAR AS d)",
+                          [text]).fetchone()[0] is expected
 
 
 def test_parquet_and_data_frames(tmp_path) -> None:
