@@ -921,15 +921,16 @@ def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = 
     for target in (out, rejects):
         if target is not None:
             _copy_options(target)
-    compiled = compile_rules(rules, as_of)
+    gate = union_gate(r.when for r in rules)
+    # a flat file's records are read inside the gate of every rule (the query's among them)
+    compiled = compile_rules(rules, as_of, gated=kind != "jsonl" and gate is not None)
     result = ScreenResult(per_record=[(r.id, why) for r, why in compiled.per_record])
     with tempfile.TemporaryDirectory(prefix="compliance-screen-") as work:
         con = _connect(work)
         try:
             _reference_tables(con)
             with _reading(source):
-                result.screened = _load(con, source, kind, layout,
-                                        union_gate(r.when for r in rules))
+                result.screened = _load(con, source, kind, layout, gate)
                 if thresholds := currencies(rules):  # the rates of these and the records' own
                     stated = con.execute("SELECT code FROM stated_currencies").fetchall()
                     _load_rates(con, work, [*thresholds, *(code for code, in stated if code)])
