@@ -126,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     rules = commands.add_parser("rules", help="list or show the rules",
                                 description="List, lint or show the rules; without an"
                                             " action, list the bundled rules.")
-    # given before the action (or with none), for list and show; an action's own come first
+    # given before the action (or with none), for any action; the action's own come first
     rules.add_argument("--rules", action="append", metavar="PATH", dest="group_rules",
                        help="rule file or folder, instead of the bundled packs (repeatable)")
     rules.add_argument("--format", choices=("text", "json"), dest="group_format",

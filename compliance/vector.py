@@ -259,7 +259,7 @@ def compile_rules(rules: RuleSet, as_of: dt.date | None = None,
     # The few records inside the gates are kept once for the two reads below; with no
     # gate (a rule without one) every record is read twice instead, streaming.
     kept = "" if gate == "TRUE" else "MATERIALIZED "
-    where = "" if gated else f" WHERE {gate}"
+    where = "" if gated and gate != "FALSE" else f" WHERE {gate}"
     sql = f"""
 WITH gated AS {kept}(
   SELECT * FROM records{where}
