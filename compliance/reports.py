@@ -25,7 +25,7 @@ from compliance.engine import (
     TransferResult,
 )
 from compliance.operators import show_value
-from compliance.trace import lines, mark, to_data
+from compliance.trace import lines, mark, printed_note, to_data
 
 REPORT_FORMAT = "compliance-report/2"
 """Version 2 added each transfer's `regimes`, `exempted_by` on findings and each case's `chains`."""
@@ -402,8 +402,8 @@ def _render_trace(say: Any, trace: Any, indent: int) -> None:
                                               f" {node.test}"]
         if node.leaf is not None:
             parts.append((f"   {node.leaf.fact} = {show_value(node.value)}", "dim"))
-            if node.note:
-                parts.append((f"  ({node.note})", "dim"))
+            if note := printed_note(node):
+                parts.append((f"  ({note})", "dim"))
         say(*parts, indent=indent + 2 * depth)
 
 

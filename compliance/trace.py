@@ -122,6 +122,12 @@ def mark(outcome: Outcome) -> str:
     return _MARKS[outcome]
 
 
+def printed_note(node: Trace) -> str | None:
+    """A leaf's note as printed beside its value: none where the value, shown as
+    "(not stated)", already says what the note would."""
+    return node.note if node.note and node.value is not None else None
+
+
 def explain(trace: Trace) -> str:
     """The trace as plain indented text, one node a line."""
     out = []
@@ -129,7 +135,7 @@ def explain(trace: Trace) -> str:
         text = f"{'  ' * depth}{mark(node.outcome)} {node.test}"
         if node.leaf is not None:
             text += f": {node.leaf.fact} = {show_value(node.value)}"
-            if node.note and node.value is not None:  # a missing value shows "(not stated)"
-                text += f" ({node.note})"
+            if note := printed_note(node):
+                text += f" ({note})"
         out.append(text)
     return "\n".join(out)

@@ -57,6 +57,13 @@ def test_output_file(cli, tmp_path) -> None:
     assert json.loads(target.read_text(encoding="utf-8"))["summary"]["cases"] == 1
 
 
+def test_a_missing_fact_is_said_once_in_the_text_report(cli) -> None:
+    run = cli("check", CASES)
+    assert run.status == 1
+    assert "made_in = (not stated)\n" in run.out
+    assert "(not stated in the record)" not in run.out  # the value says it already
+
+
 def test_rules_list_shows_the_catalogue(cli) -> None:
     run = cli("rules", "list")
     assert run.status == 0
