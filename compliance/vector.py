@@ -207,11 +207,12 @@ def compile_rules(rules: RuleSet, as_of: dt.date | None = None,
                   gated: bool = False) -> CompiledQuery:
     """One query over ``records`` (and ``rates``, ``rule_citations``) giving every finding.
 
-    The query yields ``row, item, transfer, hs_code, rule, verdict`` ordered by
-    row, item and rule id. It keeps the records inside the rules' gates
-    (:func:`records_gate`) before judging them, unless ``gated`` says that
-    ``records`` holds no others already (or few): each rule's own gate is
-    tested in any case, so this saves time and changes no finding.
+    The query yields ``row, item, transfer, hs_code, rule, verdict``, in no
+    set order: a reader orders them (by row, item and rule id) as it needs.
+    It keeps the records inside the rules' gates (:func:`records_gate`)
+    before judging them, unless ``gated`` says that ``records`` holds no
+    others already (or few): each rule's own gate is tested in any case, so
+    this saves time and changes no finding.
     """
     day = sql_text(as_of) if as_of else "date"
     vectorised: list[Rule] = []
@@ -272,7 +273,6 @@ WITH gated AS {kept}(
 )
 SELECT row, item, transfer_id AS transfer, hs_code, {named} AS rule, {judged} AS verdict
 FROM found
-ORDER BY row, item, rule
 """
     return CompiledQuery(sql, tuple(vectorised), tuple(per_record))
 
