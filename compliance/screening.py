@@ -233,8 +233,26 @@ def _number(text: str, numbers: str) -> str:
 
 _NUMERIC = re.compile(r"(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|DOUBLE|FLOAT|DECIMAL.*)")
 """DuckDB's number types: an HS code read from one has lost its leading zero."""
+_EXACT = re.compile(r"U?(TINY|SMALL|BIG)?INT(EGER)?|DECIMAL\((\d+),(\d+)\)")
+"""Number types whose every value a DECIMAL(38,6) holds as it is (see :func:`_exact`)."""
 _TIMESTAMP = re.compile(r"TIMESTAMP(_S|_MS|_NS)?")
 """DuckDB's timestamp types without a time zone: the day is the date part."""
+
+
+def _exact(kind: str) -> bool:
+    """Whether every value of a column of DuckDB type ``kind`` is a DECIMAL(38,6) as it is.
+
+    Whole numbers up to 64 bits, and decimals of at most 6 places and 32
+    digits before the point: such a column is judged as it is, without the
+    cast that reads the others.
+    """
+    match = _EXACT.fullmatch(kind)
+    if match is None:
+        return False
+    if match.group(3) is None:
+        return True
+    digits, places = int(match.group(3)), int(match.group(4))
+    return places <= 6 and digits - places <= 32
 
 
 def _read_number(text: str, typed: str, kind: str, numbers: str) -> str:
@@ -395,6 +413,8 @@ def _row_checks(sources: dict[str, str], types: dict[str, str],
 
     def number(name: str) -> str:
         column, kind = source(name), types.get(sources[name], "")
+        if _exact(kind):  # the value the staging casts it to: no cast needed to judge it
+            return column
         as_read = kind == "VARCHAR" and NUMBER_MARKS[numbers] == (".", None)
         return _read_number(column if as_read else _text(column), column, kind, numbers)
 

@@ -726,6 +726,55 @@ def test_typed_columns_are_read_by_their_type_not_the_layout_of_text(tmp_path, d
     assert [row - 1 for row, _ in as_text.rejections] == [row for row, _ in result.rejections]
 
 
+@pytest.mark.parametrize("kind", ["int32", "int64", "uint64", "decimal(18,2)",
+                                  "decimal(38,10)", "float64"])
+def test_typed_numbers_are_judged_as_the_full_checks_judge_them(tmp_path, kind) -> None:
+    """Whole numbers and decimals of few places are judged as they are, the others cast:
+    either way, the same rows are rejected, for the same reasons, as checking every row does."""
+    from decimal import Decimal
+
+    import pyarrow as pa
+
+    from compliance import screening
+
+    rules_path = tmp_path / "values.yaml"
+    rules_path.write_text(VALUE_RULE, encoding="utf-8")
+    rules = compliance.load_rules(rules_path)
+    big = 2**31 - 1 if kind == "int32" else 2**40
+    values: list[Any] = [1500, 3, 0, 999, None, big]  # the fourth has no currency
+    if kind.startswith("decimal"):
+        arrow = pa.decimal128(*map(int, kind[8:-1].split(",")))
+        values = [None if v is None else Decimal(v) for v in values]
+        if kind == "decimal(38,10)":
+            values.append(Decimal("0.0000001"))  # 0 to six places
+    elif kind == "float64":
+        arrow = pa.float64()
+        values += [float("nan"), 1e-7, 1e40, -0.5]
+    else:
+        arrow = getattr(pa, kind)()
+    if not kind.startswith("uint"):
+        values.append(-5)
+    count = len(values)
+    table = pa.table({
+        "date": [dt.date(2024, 6, 19)] * count, "supplier.country": ["CN"] * count,
+        "recipient.country": ["KP"] * count,
+        "item.quantity": pa.array(values, arrow),
+        "item.unit_value.amount": pa.array(values, arrow),
+        "item.unit_value.currency": ["EUR"] * 3 + [None] + ["EUR"] * (count - 4)})
+    fast = screen(table, rules)
+    with pytest.MonkeyPatch.context() as patch:  # every row checked in full, and staged
+        patch.setattr(screening, "_suspects", lambda *args: ("true", []))
+        every = screen(table, rules)
+    assert fast.rejections == every.rejections
+    assert fast.findings == every.findings
+    assert (fast.read, fast.screened, fast.rejected) == (every.read, every.screened,
+                                                         every.rejected)
+    reasons = dict(fast.rejections)
+    assert reasons[3].startswith("item.quantity: '0")  # 0, or 0.00
+    assert reasons[4] == "item.unit_value.currency: missing for a stated amount"
+    assert 1 not in reasons and 2 not in reasons and 6 not in reasons
+
+
 def test_a_number_format_screens_as_checking_every_row_does() -> None:
     """The other number formats take the same two paths (row checks, full checks) alike."""
     header = FLAT_HEADER.split(",")
