@@ -381,8 +381,10 @@ def _sql_compare(symbol: str) -> Callable[[str, Any, dict[str, Any]], str]:
 
 def _sql_mentions(column: str, operand: tuple[str, ...], mods: dict[str, Any]) -> str:
     words = "|".join(re.escape(k).replace("'", "''") for k in operand)
-    # after no letter, digit or underscore of any script, as Python's \w reads them
-    return f"regexp_matches({column}, '(?i)(^|[^\\pL\\pN_])({words})')"
+    # after no letter, digit or underscore of any script, as Python's \w reads them; only
+    # the words ignore case: under (?i) the class would also take in the marks that fold
+    # to a letter (U+0345 folds to iota), which \w does not
+    return f"regexp_matches({column}, '(^|[^\\pL\\pN_])(?i:{words})')"
 
 
 def _sql_exists(column: str, operand: bool, mods: dict[str, Any]) -> str:
