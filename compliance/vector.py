@@ -69,6 +69,8 @@ def _leaf(leaf: Leaf, licence: str | None) -> str:
             raise NotVectorisable(f"{leaf.describe()}: a money test needs a money operand")
         column = _money_column(leaf.fact, leaf.operand.currency)
     elif leaf.fact in _LICENCE_SQL:
+        if licence is None and not operator.reads_missing:
+            return "CAST(NULL AS BOOLEAN)"  # no licence: unknown, as the engine has it
         column = (f"{licence}.{_LICENCE_SQL[leaf.fact]}" if licence
                   else "CAST(NULL AS VARCHAR)")
     else:

@@ -301,7 +301,9 @@ def test_rules_without_a_sql_form_fall_back_per_record(tmp_path_factory) -> None
         with pytest.MonkeyPatch.context() as patch:
             patch.setitem(OPERATORS, "mentions", without_sql)
             result = screen(path, OPERATOR_RULES)
-        assert [rule for rule, _ in result.per_record] == ["op.text_and_dates"]
+        # the rule that mentions, and the two whose exemption mentions an issuer
+        assert [rule for rule, _ in result.per_record] == [
+            "op.money", "op.prefix_except", "op.text_and_dates"]
         assert _screened(result) == _expected(engine, list(enumerate(generated, start=1)))
 
     check()
@@ -846,7 +848,8 @@ def test_a_flat_file_falls_back_per_record_as_the_query_judges(tmp_path) -> None
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(OPERATORS, "mentions", without_sql)
         per_record = screen(path, OPERATOR_RULES, explain=True)
-    assert [rule for rule, _ in per_record.per_record] == ["op.text_and_dates"]
+    assert [rule for rule, _ in per_record.per_record] == [
+        "op.money", "op.prefix_except", "op.text_and_dates"]  # two by their exemption
     assert per_record.findings == vectorised.findings
     assert ("op.equals_in_type", "undetermined", "type") in {
         (f[4], f[5], f[8]) for f in vectorised.findings}
