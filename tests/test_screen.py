@@ -738,8 +738,11 @@ def test_typed_columns_are_read_by_their_type_not_the_layout_of_text(tmp_path, d
 @pytest.mark.parametrize("kind", ["int32", "int64", "uint64", "decimal(18,2)",
                                   "decimal(38,10)", "float64"])
 def test_typed_numbers_are_judged_as_the_full_checks_judge_them(tmp_path, kind) -> None:
-    """Whole numbers and decimals of few places are judged as they are, the others cast:
-    either way, the same rows are rejected, for the same reasons, as checking every row does."""
+    """Typed numbers are rejected as checking every row in full rejects them.
+
+    Whole numbers and decimals of few places are judged as they are, the
+    others cast: either way, the same rows, for the same reasons.
+    """
     from decimal import Decimal
 
     import pyarrow as pa
