@@ -643,7 +643,12 @@ MEMORY_TARGET_MB = 1536
 
 
 def _ratio(ours: list[dict[str, Any]], baseline: list[dict[str, Any]]) -> list[float]:
-    """Our time over the baseline's, round by round (the runs of a round are paired)."""
+    """Our time over the baseline's, round by round (the runs of a round are paired).
+
+    Empty if the two did not run in the same rounds: one of them not on this file.
+    """
+    if len(ours) != len(baseline):
+        return []
     return [a["seconds"] / b["seconds"] for a, b in zip(ours, baseline, strict=True)
             if "error" not in a and "error" not in b and b["seconds"]]
 
