@@ -68,11 +68,12 @@ def _leaf(leaf: Leaf, licence: str | None) -> str:
         if not isinstance(leaf.operand, Money):
             raise NotVectorisable(f"{leaf.describe()}: a money test needs a money operand")
         column = _money_column(leaf.fact, leaf.operand.currency)
-    elif leaf.fact in _LICENCE_SQL:
-        if licence is None and not operator.reads_missing:
-            return "CAST(NULL AS BOOLEAN)"  # no licence: unknown, as the engine has it
-        column = (f"{licence}.{_LICENCE_SQL[leaf.fact]}" if licence
-                  else "CAST(NULL AS VARCHAR)")
+    elif leaf.fact in _LICENCE_SQL and licence is not None:
+        column = f"{licence}.{_LICENCE_SQL[leaf.fact]}"
+    elif leaf.fact in _LICENCE_SQL:  # no licence: the fact is absent, as the engine has it
+        if not operator.reads_missing:
+            return "CAST(NULL AS BOOLEAN)"  # a test of an absent fact is unknown
+        column = "CAST(NULL AS VARCHAR)"
     else:
         column = _FACT_SQL[leaf.fact]
     return operator.sql(column, leaf.operand, leaf.options)
