@@ -7,7 +7,8 @@ them, without changing any verdict (a property test holds gates to that).
 
 For a record inside a gate, :func:`settled` gives the tests of a tree that
 its gated countries and its HS chapter already decide, so that an engine
-tests the rest only.
+tests the rest only; :func:`within_gate` gives what is left of a tree once
+the gate itself is known to hold, so that a query does not test it twice.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from compliance.conditions import AllOf, Leaf, Node, Not
+from compliance.conditions import AllOf, AnyOf, Leaf, Node, Not
 from compliance.operators import OPERATORS, Outcome
 
 CountryGate = tuple[tuple[str, frozenset[str]], ...]
@@ -72,6 +73,34 @@ def country_gate(node: Node) -> CountryGate | None:
     """
     return _gate(node, _country_leaf, lambda g: sum(len(members) for _, members in g),
                  lambda gates: tuple(pair for gate in gates for pair in gate))
+
+
+def within_gate(node: Node, gate: CountryGate) -> Node | None:
+    """What is left of ``node`` on the records inside ``gate``; None where the gate decides it.
+
+    The children of an ``all`` that are the gate's own tests hold on every
+    record inside it (the tree's gate is read off them): a leaf the gate is
+    read from, or an ``any`` of such leaves, whose alternatives cover the
+    gate's. They are dropped, so that a query that has tested the gate does
+    not test it again.
+    """
+    def covers(test: Node) -> bool:
+        parts = test.children if isinstance(test, AnyOf) else (test,)
+        pairs = [_country_leaf(part) if isinstance(part, Leaf) else None for part in parts]
+        if any(pair is None for pair in pairs):
+            return False
+        alternatives = [alternative for pair in pairs for alternative in pair or ()]
+        return all(any(fact == other and members <= wider for other, wider in alternatives)
+                   for fact, members in gate)
+
+    if covers(node):
+        return None
+    if not isinstance(node, AllOf):
+        return node
+    rest = tuple(child for child in node.children if not covers(child))
+    if not rest:
+        return None
+    return rest[0] if len(rest) == 1 else AllOf(rest)
 
 
 def union_gate(trees: Iterable[Node]) -> CountryGate | None:

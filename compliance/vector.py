@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from compliance.conditions import AllOf, AnyOf, Leaf, Node, Not, leaves
 from compliance.facts import FACTS, Kind
-from compliance.gates import CountryGate, country_gate, union_gate
+from compliance.gates import CountryGate, country_gate, union_gate, within_gate
 from compliance.models import Money
 from compliance.operators import OPERATORS, sql_text
 from compliance.rules import Exemption, Rule, RuleSet
@@ -149,18 +149,6 @@ def records_gate(rules: Iterable[Rule]) -> str:
     return _country_gate_sql(gate) if gate else "FALSE"
 
 
-def gate_sql(rule: Rule) -> str | None:
-    """A cheap SQL test every record the rule meets (or leaves unknown) passes; None if none.
-
-    From the tree's country gate, as the per-record engine's index uses it: a
-    record outside the gate cannot meet the rule, so the query skips the
-    rule's (dearer) tests there. The HS gate is not repeated: its prefix test
-    is one of the rule's own.
-    """
-    countries = country_gate(rule.when)
-    return None if countries is None else _country_gate_sql(countries)
-
-
 def _in_force(rule: Rule | Exemption, day: str) -> str:
     start = f"{day} >= {sql_text(rule.in_force.start)}"
     if rule.in_force.until is None:
@@ -226,8 +214,10 @@ def compile_rules(rules: RuleSet, as_of: dt.date | None = None,
     rule_of: list[str] = []  # per rule: its number to its id, and to its verdict
     verdict_of: list[str] = []
     for rule in rules:
+        countries = country_gate(rule.when)
+        rest = rule.when if countries is None else within_gate(rule.when, countries)
         try:
-            condition = node_sql(rule.when)
+            condition = "TRUE" if rest is None else node_sql(rest)
             exemptions = [(e.id, _exemption_sql(e, day)) for e in rules.exemptions_for(rule.id)]
         except NotVectorisable as exc:
             per_record.append((rule, str(exc)))
@@ -235,9 +225,10 @@ def compile_rules(rules: RuleSet, as_of: dt.date | None = None,
         number = len(vectorised)
         column = f"o{number}"
         vectorised.append(rule)
-        gate = gate_sql(rule)
+        gate = None if countries is None else _country_gate_sql(countries)
         admits = _in_force(rule, day) + (f" AND {gate}" if gate is not None else "")
-        # CASE evaluates a branch only on the rows that reach it: the tests run inside the gate
+        # CASE evaluates a branch only on the rows that reach it: the tests run inside the
+        # gate, and those the gate has settled are left out of them
         outcomes.append(f"CASE WHEN NOT ({admits}) THEN 0"
                         f" ELSE coalesce(CAST({condition} AS INTEGER), 2) END AS {column}")
         verdict = (f"CASE WHEN {column} = 1 THEN {sql_text(rule.verdict.value)}"

@@ -25,6 +25,7 @@ from compliance.gates import (
     hs_gate,
     settled,
     union_gate,
+    within_gate,
 )
 from compliance.operators import Env, Outcome, fast_under
 from compliance.testing import UnsatisfiableRule, transfers, undetermined, violating
@@ -44,6 +45,22 @@ def _admits_countries(gate: CountryGate, transfer: compliance.Transfer) -> bool:
               "recipient.country": transfer.recipient.country}
     return any((not members.isdisjoint(transfer.via)) if fact == "via"
                else values[fact] in members for fact, members in gate)
+
+
+def _inside(gate: CountryGate):
+    """Records moved inside the gate: one of its facts set to one of its countries."""
+    def move(transfer: compliance.Transfer, fact: str, code: str) -> compliance.Transfer:
+        if fact == "via":
+            return transfer.model_copy(update={"via": (*transfer.via, code)})
+        if fact in ("supplier.country", "recipient.country"):
+            side = fact.split(".")[0]
+            party = getattr(transfer, side).model_copy(update={"country": code})
+            return transfer.model_copy(update={side: party})
+        return transfer.model_copy(update={fact: code})
+
+    places = st.sampled_from(gate).flatmap(
+        lambda pair: st.tuples(st.just(pair[0]), st.sampled_from(sorted(pair[1]))))
+    return st.builds(lambda t, place: move(t, *place), transfers(max_items=2), places)
 
 
 def _records(rule):
@@ -73,6 +90,53 @@ def test_every_record_a_rule_may_meet_is_inside_its_gates(rule) -> None:
                 assert under(item.hs_code) is not Outcome.NOT_MET, (rule.id, item.hs_code)
 
     check()
+
+
+@pytest.mark.parametrize("rule", [r for r in RULES if country_gate(r.when) is not None],
+                         ids=lambda r: r.id)
+def test_inside_its_gate_a_rule_decides_as_what_the_gate_leaves_of_it(rule) -> None:
+    countries = country_gate(rule.when)
+    assert countries is not None
+    decide = compile_outcome(rule.when)
+    rest = within_gate(rule.when, countries)
+    left = None if rest is None else compile_outcome(rest)
+    rates = reference.default_rates()
+
+    @SETTINGS
+    @given(st.one_of(_records(rule), _inside(countries)))
+    def check(transfer) -> None:
+        if not _admits_countries(countries, transfer):
+            return
+        env = Env(transfer.date, rates)
+        for item in transfer.items:
+            outcome = Outcome.MET if left is None else left(transfer, item, env)
+            assert outcome is decide(transfer, item, env), (rule.id, transfer)
+
+    check()
+
+
+def test_within_its_gate_a_tree_loses_only_the_tests_the_gate_settles() -> None:
+    kp = Leaf("destination", "in", ("KP",))
+    kp_or_ru = Leaf("destination", "in", ("KP", "RU"))
+    by_kp = Leaf("recipient.country", "in", ("KP",))
+    cars = Leaf("hs_code", "prefix", ("8703",))
+    words = Leaf("description", "mentions", ("limousine",))
+    to_kp = (("destination", frozenset({"KP"})),)
+    assert within_gate(AllOf((kp, cars)), to_kp) == cars
+    assert within_gate(AllOf((kp_or_ru, cars, words)), to_kp) == AllOf((cars, words))
+    assert within_gate(AnyOf((kp, by_kp)), country_gate(AnyOf((kp, by_kp)))) is None
+    assert within_gate(kp, to_kp) is None
+    # a test narrower than the gate, or beside another fact, still has to be made
+    wider = (("destination", frozenset({"KP", "RU"})),)
+    assert within_gate(AllOf((kp, cars)), wider) == AllOf((kp, cars))
+    either = country_gate(AnyOf((kp, by_kp)))
+    assert within_gate(AllOf((kp, cars)), either) == AllOf((kp, cars))
+    assert within_gate(AllOf((AnyOf((kp, words)), cars)), to_kp) == AllOf((AnyOf((kp, words)),
+                                                                            cars))
+    assert within_gate(Not(kp), to_kp) == Not(kp)
+    route = Leaf("route", "includes", ("KP",))
+    ends = country_gate(route)
+    assert within_gate(AllOf((route, cars)), ends) == cars
 
 
 def test_gates_are_read_off_the_tree() -> None:
