@@ -175,6 +175,10 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+ABSENT = "CAST(NULL AS VARCHAR)"
+"""The source of an optional field the records have no column for."""
+
+
 def _source(layout: Layout, columns: Iterable[str], name: str) -> str:
     """The SQL of a field's source: its mapped column, a constant, or NULL.
 
@@ -190,7 +194,7 @@ def _source(layout: Layout, columns: Iterable[str], name: str) -> str:
         raise UsageError(f"the records have no column for '{name}'{mapped}",
                          "name it with a column mapping: --map mapping.yaml (columns: "
                          f"{{{name}: YOUR_COLUMN}})")
-    return "CAST(NULL AS VARCHAR)"
+    return ABSENT
 
 
 def _text(source: str) -> str:
@@ -493,6 +497,8 @@ def _judge(con: Any, sources: dict[str, str], seen: dict[str, tuple[int, int]],
     for name, branches in _by_value(checks).items():
         source = sources[name]
         many = _many(source, seen)
+        if source == ABSENT:  # an optional field never stated: nothing to reject or admit
+            continue
         if many and name not in gated:
             continue
         bad = "false" if many else f"(CASE {branches} END) IS NOT NULL"
