@@ -21,6 +21,7 @@ reach the transfer, which is not the same as compliant), ``undetermined``
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -368,10 +369,19 @@ class Engine:
         for pack in rules.packs:
             named.setdefault(pack.pack, pack)
         self._regimes = tuple(
-            (pack, compile_node(pack.reach) if pack.reach is not None else None,
+            (pack, None if pack.reach is None else (compile_outcome(pack.reach),
+                                                    compile_node(pack.reach)),
              tuple(p.rule for p in self.prepared if p.rule.pack == name))
             for name, pack in sorted(named.items())
             if any(p.rule.pack == name for p in self.prepared))
+        # Between two days on which some rule comes into force or ends, the same rules are
+        # in force: what is in force is worked out once for each such period.
+        self._bounds = sorted({day for p in self.prepared
+                               for day in (p.rule.in_force.start, p.rule.in_force.end)})
+        self._periods = [self._in_force_on(day)
+                         for day in (dt.date.min, *self._bounds[:-1])]
+        if self._bounds:
+            self._periods.append(self._in_force_on(self._bounds[-1]))
 
     def __repr__(self) -> str:
         return f"<Engine {len(self.prepared)} rules>"
@@ -381,7 +391,7 @@ class Engine:
         """The findings of every rule in force on the transfer's date (or ``as_of``)."""
         day = as_of or transfer.date
         env = self._env(day)
-        active = sum(p.rule.in_force_on(day) for p in self.prepared)
+        active, packs_in_force = self._in_force(day)
         findings: list[Finding] = []
         key = self._index.key(transfer)
         for index, item in enumerate(transfer.items if key is not None else ()):
@@ -391,7 +401,7 @@ class Engine:
                     findings.append(finding)
         findings.sort(key=lambda f: (f.item_index, f.rule.id))
         return TransferResult(transfer, tuple(findings), day, active,
-                              self._standing(transfer, findings, env))
+                              self._standing(transfer, findings, env, packs_in_force))
 
     def explain(self, transfer: Transfer, index: int, rule_ids: Iterable[str],
                 as_of: dt.date | None = None) -> dict[str, Finding]:
@@ -437,13 +447,23 @@ class Engine:
             env = self._envs[day] = Env(day, self.rates)
         return env
 
-    def _standing(self, transfer: Transfer, findings: list[Finding], env: Env) -> tuple[Regime,
-                                                                                          ...]:
-        """The transfer's status under each pack."""
+    def _in_force_on(self, day: dt.date) -> tuple[int, tuple[bool, ...]]:
+        """How many rules are in force on a day, and whether each pack has one."""
+        return (sum(p.rule.in_force_on(day) for p in self.prepared),
+                tuple(any(rule.in_force_on(day) for rule in rules)
+                      for _, _, rules in self._regimes))
+
+    def _in_force(self, day: dt.date) -> tuple[int, tuple[bool, ...]]:
+        """:meth:`_in_force_on`, read from the period the day falls in."""
+        return self._periods[bisect_right(self._bounds, day)]
+
+    def _standing(self, transfer: Transfer, findings: list[Finding], env: Env,
+                  packs_in_force: tuple[bool, ...]) -> tuple[Regime, ...]:
+        """The transfer's status under each pack (``packs_in_force``: by :meth:`_in_force`)."""
         packs_found = {f.rule.pack for f in findings}
         regimes = []
-        for pack, reach, rules in self._regimes:
-            if not any(rule.in_force_on(env.date) for rule in rules):
+        for (pack, reach, _), in_force in zip(self._regimes, packs_in_force, strict=True):
+            if not in_force:
                 regimes.append(Regime(pack, RegimeStatus.NOT_IN_FORCE,
                                       f"no rule of the pack was in force on {env.date}"))
             elif pack.pack in packs_found:
@@ -451,15 +471,16 @@ class Engine:
             elif reach is None:
                 regimes.append(Regime(pack, RegimeStatus.NO_FINDINGS))
             else:
-                traces = [reach(transfer, item, env) for item in transfer.items]
-                outcomes = {t.outcome for t in traces}
+                decide, evaluate = reach
+                outcomes = {decide(transfer, item, env) for item in transfer.items}
                 binds = f"; it binds {pack.binds}" if pack.binds else ""
                 if outcomes == {Outcome.NOT_MET}:
                     regimes.append(Regime(pack, RegimeStatus.OUTSIDE,
                                           "its reach is not met" + binds))
                 elif Outcome.MET in outcomes:
                     regimes.append(Regime(pack, RegimeStatus.NO_FINDINGS))
-                else:
+                else:  # the traces, only to name the facts that would settle it
+                    traces = [evaluate(transfer, item, env) for item in transfer.items]
                     missing = sorted({f for t in traces for f in missing_facts(t)})
                     regimes.append(Regime(pack, RegimeStatus.UNDETERMINED,
                                           "whether its law reaches the transfer turns on "

@@ -7,9 +7,11 @@ import textwrap
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import compliance
-from compliance.engine import Engine
+from compliance.engine import Engine, RegimeStatus
 from compliance.operators import Outcome, all_of, any_of
 from compliance.reference import Conversion, RateUnavailable
 
@@ -252,3 +254,25 @@ def test_explain_gives_the_named_rules_findings_as_evaluate_transfer_does() -> N
                     expected[rule_id].verdict, expected[rule_id].explanation,
                     expected[rule_id].clears_if)
     assert explained >= 4
+
+
+BUNDLED_ENGINE = Engine(compliance.load_rules())
+_CHANGES = sorted({day + dt.timedelta(days=shift) for rule in BUNDLED_ENGINE.rules
+                   for day in (rule.in_force.start, rule.in_force.until) if day is not None
+                   for shift in (-1, 0, 1)})
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(st.one_of(st.sampled_from(_CHANGES),
+                 st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2040, 12, 31))))
+def test_rules_and_packs_in_force_are_those_of_the_day(day) -> None:
+    """The rules in force, and each pack's standing when none is, on any day, its eve and
+    its morrow: counted from the rules' own dates."""
+    engine = BUNDLED_ENGINE
+    result = engine.evaluate_transfer(transfer(recipient={"name": "R", "country": "DE"}),
+                                      as_of=day)
+    assert result.rules_in_force == sum(rule.in_force_on(day) for rule in engine.rules)
+    for regime in result.regimes:
+        pack_in_force = any(rule.in_force_on(day) for rule in engine.rules
+                            if rule.pack == regime.pack.pack)
+        assert (regime.status is RegimeStatus.NOT_IN_FORCE) is not pack_in_force, regime
