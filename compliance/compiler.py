@@ -7,14 +7,15 @@ closures record a :class:`~compliance.trace.Trace` as they go.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from compliance.conditions import AllOf, AnyOf, Leaf, Node, Not
-from compliance.facts import FACTS
+from compliance.conditions import AllOf, AnyOf, Leaf, Node, Not, leaves
+from compliance.facts import FACTS, Kind
 from compliance.gates import country_gate, hs_gate
 from compliance.models import Item, Transfer
-from compliance.operators import OPERATORS, Env, Outcome, all_of, any_of
+from compliance.operators import OPERATORS, Env, Outcome, all_of, any_of, fold
 from compliance.rules import Rule
 from compliance.trace import Trace
 
@@ -172,6 +173,71 @@ def _leaf_outcome(node: Leaf) -> Decider:
         return test(value, operand, options, env)[0]
 
     return leaf
+
+
+_OTHER = object()
+"""A country a tree names nowhere: any such one decides as any other does."""
+
+
+def _reduction(fact: str, tests: list[Leaf]) -> Callable[[object], object] | None:
+    """What the tests of a fact can tell apart of its values, as a key; None if not known.
+
+    A country, by the tests ``in``, ``equals`` and ``exists``: whether it is
+    stated, and which of the countries named it is (folded as they compare
+    it), else one of the others. A list of countries, by ``includes`` and
+    ``exists``: those of it named. A date, by comparisons and ``exists``: where
+    it falls among the dates compared with, and whether it is one of them.
+    """
+    kind, ops = FACTS[fact].kind, {leaf.op for leaf in tests}
+    operands = [v for leaf in tests if leaf.op != "exists" for v in leaf.operand] if all(
+        isinstance(leaf.operand, tuple) for leaf in tests if leaf.op != "exists") else None
+    if kind is Kind.COUNTRY and ops <= {"in", "equals", "exists"} and operands is not None:
+        named = frozenset(fold(v) for v in operands)
+        return lambda value: value if value is None else (
+            folded if (folded := fold(value)) in named else _OTHER)
+    if kind is Kind.COUNTRIES and ops <= {"includes", "exists"} and operands is not None:
+        members = frozenset(operands)
+        return lambda value: value if value is None else tuple(sorted(members.intersection(value)))
+    if kind is Kind.DATE and ops <= {"gt", "ge", "lt", "le", "equals", "exists"}:
+        bounds = sorted({leaf.operand[0] if isinstance(leaf.operand, tuple) else leaf.operand
+                         for leaf in tests if leaf.op != "exists"})
+        return lambda value: value if value is None else (bisect_left(bounds, value),
+                                                          value in bounds)
+    return None
+
+
+def compile_kept(node: Node, size: int = 4096) -> Decider:
+    """:func:`compile_outcome`, with each outcome kept by what the tree tells apart of its facts.
+
+    A tree that tests only countries and dates (a pack's reach: the EU's
+    hundreds of tests of membership by date) decides alike on records whose
+    countries are the same where it names them and whose dates fall alike
+    among the dates it compares with (:func:`_reduction`): it is decided once
+    for each such key, and at most ``size`` keys are kept. Any other tree is
+    :func:`compile_outcome`.
+    """
+    decide = compile_outcome(node)
+    by_fact: dict[str, list[Leaf]] = {}
+    for leaf in leaves(node):
+        by_fact.setdefault(leaf.fact, []).append(leaf)
+    reductions = []
+    for fact, tests in by_fact.items():
+        reduce = _reduction(fact, tests)
+        if reduce is None:
+            return decide
+        reductions.append((FACTS[fact].get, reduce))
+    kept: dict[tuple[object, ...], Outcome] = {}
+
+    def decide_kept(transfer: Transfer, item: Item, env: Env) -> Outcome:
+        key = tuple(reduce(get(transfer, item)) for get, reduce in reductions)
+        outcome = kept.get(key)
+        if outcome is None:
+            if len(kept) >= size:
+                kept.clear()
+            outcome = kept[key] = decide(transfer, item, env)
+        return outcome
+
+    return decide_kept
 
 
 def prepare(rule: Rule) -> PreparedRule:

@@ -31,6 +31,7 @@ from compliance.compiler import (
     Decider,
     Evaluator,
     PreparedRule,
+    compile_kept,
     compile_node,
     compile_outcome,
     prepare,
@@ -236,6 +237,7 @@ _Entry = tuple[PreparedRule, dt.date, dt.date, Callable[[str], Outcome] | None, 
 of its tree once the countries and the HS chapter are known (a decider, or None and the
 outcome), its id and its verdict when met."""
 _NOT = Outcome.NOT_MET
+_ONLY_NOT_MET = {Outcome.NOT_MET}
 
 
 class _Index:
@@ -369,11 +371,17 @@ class Engine:
         for pack in rules.packs:
             named.setdefault(pack.pack, pack)
         self._regimes = tuple(
-            (pack, None if pack.reach is None else (compile_outcome(pack.reach),
+            (pack, None if pack.reach is None else (compile_kept(pack.reach),
                                                     compile_node(pack.reach)),
              tuple(p.rule for p in self.prepared if p.rule.pack == name))
             for name, pack in sorted(named.items())
             if any(p.rule.pack == name for p in self.prepared))
+        # the standings that say the same of every transfer, made once per pack
+        self._standings = tuple(
+            (Regime(pack, RegimeStatus.FINDINGS), Regime(pack, RegimeStatus.NO_FINDINGS),
+             Regime(pack, RegimeStatus.OUTSIDE, "its reach is not met"
+                    + (f"; it binds {pack.binds}" if pack.binds else "")))
+            for pack, _, _ in self._regimes)
         # Between two days on which some rule comes into force or ends, the same rules are
         # in force: what is in force is worked out once for each such period.
         self._bounds = sorted({day for p in self.prepared
@@ -462,24 +470,24 @@ class Engine:
         """The transfer's status under each pack (``packs_in_force``: by :meth:`_in_force`)."""
         packs_found = {f.rule.pack for f in findings}
         regimes = []
-        for (pack, reach, _), in_force in zip(self._regimes, packs_in_force, strict=True):
+        for (pack, reach, _), in_force, (found, clear, outside) in zip(
+                self._regimes, packs_in_force, self._standings, strict=True):
             if not in_force:
                 regimes.append(Regime(pack, RegimeStatus.NOT_IN_FORCE,
                                       f"no rule of the pack was in force on {env.date}"))
             elif pack.pack in packs_found:
-                regimes.append(Regime(pack, RegimeStatus.FINDINGS))
+                regimes.append(found)
             elif reach is None:
-                regimes.append(Regime(pack, RegimeStatus.NO_FINDINGS))
+                regimes.append(clear)
             else:
                 decide, evaluate = reach
                 outcomes = {decide(transfer, item, env) for item in transfer.items}
-                binds = f"; it binds {pack.binds}" if pack.binds else ""
-                if outcomes == {Outcome.NOT_MET}:
-                    regimes.append(Regime(pack, RegimeStatus.OUTSIDE,
-                                          "its reach is not met" + binds))
+                if outcomes == _ONLY_NOT_MET:
+                    regimes.append(outside)
                 elif Outcome.MET in outcomes:
-                    regimes.append(Regime(pack, RegimeStatus.NO_FINDINGS))
+                    regimes.append(clear)
                 else:  # the traces, only to name the facts that would settle it
+                    binds = f"; it binds {pack.binds}" if pack.binds else ""
                     traces = [evaluate(transfer, item, env) for item in transfer.items]
                     missing = sorted({f for t in traces for f in missing_facts(t)})
                     regimes.append(Regime(pack, RegimeStatus.UNDETERMINED,

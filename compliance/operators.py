@@ -298,13 +298,18 @@ def _test_mentions(actual: str, operand: tuple[str, ...], mods: dict[str, Any],
     return Outcome.NOT_MET, ""
 
 
-def _fold(value: Any) -> Any:
+def fold(value: Any) -> Any:
+    """A value as text tests compare it: without regard to case."""
     return value.casefold() if isinstance(value, str) else value
 
 
+@functools.lru_cache(maxsize=4096)
+def _folded(operand: tuple[Any, ...]) -> frozenset[Any]:
+    return frozenset(fold(v) for v in operand)
+
+
 def _test_in(actual: Any, operand: tuple[Any, ...], mods: dict[str, Any], env: Env) -> Result:
-    folded = {_fold(v) for v in operand}
-    return (Outcome.MET if _fold(actual) in folded else Outcome.NOT_MET), ""
+    return (Outcome.MET if fold(actual) in _folded(operand) else Outcome.NOT_MET), ""
 
 
 def _test_includes(actual: tuple[str, ...], operand: tuple[str, ...], mods: dict[str, Any],
@@ -336,7 +341,7 @@ def sql_text(value: Any) -> str:
 
 
 def _sql_in(column: str, operand: tuple[Any, ...], mods: dict[str, Any]) -> str:
-    values = ", ".join(sql_text(_fold(v)) for v in operand)
+    values = ", ".join(sql_text(fold(v)) for v in operand)
     if operand and isinstance(operand[0], str):
         return f"(lower({column}) IN ({values}))"
     return f"({column} IN ({values}))"
@@ -400,8 +405,8 @@ _MET, _NOT, _UNK = Outcome.MET, Outcome.NOT_MET, Outcome.UNKNOWN
 
 
 def _fast_in(operand: tuple[Any, ...], mods: dict[str, Any]) -> Callable[[Any], Outcome]:
-    folded = frozenset(_fold(v) for v in operand)
-    return lambda value: _MET if _fold(value) in folded else _NOT
+    folded = frozenset(fold(v) for v in operand)
+    return lambda value: _MET if fold(value) in folded else _NOT
 
 
 def _fast_includes(operand: tuple[str, ...], mods: dict[str, Any]) -> Callable[[Any], Outcome]:

@@ -11,8 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import compliance
+from compliance import compiler
+from compliance.compiler import compile_kept, compile_outcome
+from compliance.conditions import leaves
 from compliance.engine import Engine, RegimeStatus
-from compliance.operators import Outcome, all_of, any_of
+from compliance.facts import FACTS, Kind
+from compliance.operators import Env, Outcome, all_of, any_of
 from compliance.reference import Conversion, RateUnavailable
 
 M, N, U = Outcome.MET, Outcome.NOT_MET, Outcome.UNKNOWN
@@ -276,3 +280,77 @@ def test_rules_and_packs_in_force_are_those_of_the_day(day) -> None:
         pack_in_force = any(rule.in_force_on(day) for rule in engine.rules
                             if rule.pack == regime.pack.pack)
         assert (regime.status is RegimeStatus.NOT_IN_FORCE) is not pack_in_force, regime
+
+
+REACHES = [pack for pack in BUNDLED_ENGINE.rules.packs if pack.reach is not None]
+
+
+def _named(tree) -> tuple[list[str], list[dt.date]]:
+    """The countries a tree names, and the days it compares dates with, with their eves and
+    morrows."""
+    tests = [leaf for leaf in leaves(tree) if leaf.op != "exists"]
+    named = sorted({code for leaf in tests if FACTS[leaf.fact].kind in (Kind.COUNTRY,
+                                                                       Kind.COUNTRIES)
+                    for code in leaf.operand})
+    days = sorted({day + dt.timedelta(days=shift) for leaf in tests
+                   if FACTS[leaf.fact].kind is Kind.DATE
+                   for day in (leaf.operand if isinstance(leaf.operand, tuple) else
+                               (leaf.operand,)) for shift in (-1, 0, 1)})
+    return named, days
+
+
+@st.composite
+def _near(draw, tree) -> compliance.Transfer:
+    """A transfer among the countries a tree names (and a few others), on or near its days."""
+    named, days = _named(tree)
+    country = st.sampled_from([*named, "CN", "IN", "KP", "RU", "US"])
+    maybe = st.none() | country
+    day = st.dates(dt.date(1990, 1, 1), dt.date(2040, 1, 1))
+    return compliance.Transfer.model_validate({
+        "id": "t", "date": draw(st.sampled_from(days) | day if days else day), "type": "sale",
+        "supplier": {"name": "S", "country": draw(country)},
+        "recipient": {"name": "R", "country": draw(country)},
+        "origin": draw(maybe), "destination": draw(maybe),
+        "via": draw(st.lists(country, max_size=2)),
+        "items": [{"description": "Goods", "made_in": draw(maybe)}
+                  for _ in range(draw(st.integers(1, 2)))]})
+
+
+@pytest.mark.parametrize("pack", REACHES, ids=lambda p: p.pack)
+def test_a_reach_decided_once_per_key_decides_as_the_tree(pack) -> None:
+    kept, whole = compile_kept(pack.reach), compile_outcome(pack.reach)
+    rates = compliance.reference.default_rates()
+    _, days = _named(pack.reach)
+
+    @settings(max_examples=150, deadline=None, derandomize=True, database=None)
+    @given(st.lists(_near(pack.reach), min_size=1, max_size=10))
+    def check(transfers) -> None:
+        for t in transfers:  # the kept outcomes carry over from record to record
+            # each record also on every day the tree compares with, its eve and its morrow
+            for moved in (t, *(t.model_copy(update={"date": day}) for day in days)):
+                env = Env(moved.date, rates)
+                for item in moved.items:
+                    assert kept(moved, item, env) is whole(moved, item, env), (pack.pack, moved)
+
+    check()
+
+
+def test_a_reach_is_decided_once_for_records_it_cannot_tell_apart(monkeypatch) -> None:
+    eu = next(pack for pack in REACHES if pack.pack == "eu.russia")
+    decided = []
+    real = compiler.compile_outcome
+
+    def counting(node):
+        decide = real(node)
+        return lambda t, i, env: decided.append(t.id) or decide(t, i, env)
+
+    monkeypatch.setattr(compiler, "compile_outcome", counting)
+    kept = compiler.compile_kept(eu.reach)
+    outside = ["CN", "IN", "US", "BR", "JP", "KR", "ZA"]  # no member of the Union among them
+    for n, code in enumerate(outside):
+        t = transfer(id=f"t{n}", date=f"2024-0{n + 1}-1{n}",
+                     supplier={"name": "S", "country": code})
+        assert kept(t, t.items[0], None) is Outcome.NOT_MET
+    assert decided == ["t0"]  # the others read as the first did: one country outside, 2024
+    member = transfer(id="fr", supplier={"name": "S", "country": "FR"})
+    assert kept(member, member.items[0], None) is Outcome.MET and decided == ["t0", "fr"]
