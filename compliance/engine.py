@@ -386,10 +386,8 @@ class Engine:
         # in force: what is in force is worked out once for each such period.
         self._bounds = sorted({day for p in self.prepared
                                for day in (p.rule.in_force.start, p.rule.in_force.end)})
-        self._periods = [self._in_force_on(day)
-                         for day in (dt.date.min, *self._bounds[:-1])]
-        if self._bounds:
-            self._periods.append(self._in_force_on(self._bounds[-1]))
+        # period k starts on bounds[k - 1]; period 0 holds the days before the first
+        self._periods = [self._in_force_on(day) for day in (dt.date.min, *self._bounds)]
 
     def __repr__(self) -> str:
         return f"<Engine {len(self.prepared)} rules>"

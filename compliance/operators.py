@@ -305,6 +305,7 @@ def fold(value: Any) -> Any:
 
 @functools.lru_cache(maxsize=4096)
 def _folded(operand: tuple[Any, ...]) -> frozenset[Any]:
+    """An operand's values as ``in`` and ``equals`` compare them (kept per operand)."""
     return frozenset(fold(v) for v in operand)
 
 
@@ -405,7 +406,7 @@ _MET, _NOT, _UNK = Outcome.MET, Outcome.NOT_MET, Outcome.UNKNOWN
 
 
 def _fast_in(operand: tuple[Any, ...], mods: dict[str, Any]) -> Callable[[Any], Outcome]:
-    folded = frozenset(fold(v) for v in operand)
+    folded = _folded(operand)
     return lambda value: _MET if fold(value) in folded else _NOT
 
 
