@@ -24,6 +24,7 @@ from compliance.errors import (
     Diagnostic,
     InputError,
     RuleFileError,
+    UnknownColumnError,
     UsageError,
 )
 from compliance.loader import LoadedCase, load_case, load_cases, load_rules
@@ -57,6 +58,7 @@ __all__ = [
     "RuleSet",
     "Transfer",
     "TransferType",
+    "UnknownColumnError",
     "UsageError",
     "Verdict",
     "__version__",
@@ -119,14 +121,20 @@ def screen(
     carries its explanation, the facts that would settle it and what would
     clear it. See ``docs/screening.md``.
     """
-    from compliance.loader import load_layout
+    from compliance.loader import load_layout, unknown_column
     from compliance.screening import screen as run
 
     if not isinstance(rules, RuleSet):
         rules = load_rules(rules)
     layout = load_layout(mapping) if mapping is not None else None
-    return run(source, rules, layout=layout, out=out, rejects=rejects, as_of=as_of,
-               keep=keep, explain=explain)
+    try:
+        return run(source, rules, layout=layout, out=out, rejects=rejects, as_of=as_of,
+                   keep=keep, explain=explain)
+    except UnknownColumnError as exc:  # said at the mapping's line that names the column
+        if mapping is None:
+            raise
+        records = str(source) if isinstance(source, str | Path) else "the data frame"
+        raise unknown_column(mapping, exc, records) from None
 
 
 def schema(name: str) -> dict[str, Any]:

@@ -193,16 +193,13 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _screen(args: argparse.Namespace) -> int:
-    from compliance.loader import load_layout
-    from compliance.screening import screen
-
     if args.explain and not args.out:
         raise UsageError("--explain writes its columns into the findings file",
                          "name one with --out FILE")
-    layout = load_layout(args.map) if args.map else None
     rules = compliance.load_rules(args.rules)
-    result = screen(args.path, rules, layout=layout, out=args.out, rejects=args.rejects,
-                    as_of=args.as_of, keep=False, explain=args.explain)
+    result = compliance.screen(args.path, rules, mapping=args.map, out=args.out,
+                               rejects=args.rejects, as_of=args.as_of, keep=False,
+                               explain=args.explain)
     print(result.summary())
     if result.out:
         print(f"findings written to {result.out}")

@@ -7,6 +7,7 @@
     │   ├── CaseFileError      ... a case file
     │   └── RuleFileError      ... a rule file or rule pack
     └── UsageError             a request that cannot be met (an unknown rule id, a bad option)
+        └── UnknownColumnError ... a column mapping names a column the records do not have
 
 An :class:`InputError` carries every :class:`Diagnostic` found in the files it
 concerns, sorted by position, so that one run reports all the problems at once.
@@ -43,6 +44,7 @@ CODES: dict[str, str] = {
     "unknown-currency": "not an ISO 4217 currency code",
     "invalid-hs-code": "not an HS code: 2, 4, 6, 8 or 10 digits",
     "unknown-hs-code": "an HS code absent from the HS 2022 nomenclature",
+    "unknown-column": "a column mapping names a column the records file does not have",
     "duplicate-id": "a transfer id used twice in a case, or a rule id used twice",
     # conditions of a rule
     "bad-condition": "a condition that is not all/any/not or one fact test",
@@ -162,3 +164,24 @@ class UsageError(ComplianceError):
     def render(self) -> str:
         text = f"error: {self}"
         return f"{text}\n  hint: {self.hint}" if self.hint else text
+
+
+class UnknownColumnError(UsageError):
+    """Columns that a column mapping names and the records do not have.
+
+    ``missing`` holds, for each, the field it was named for, the column and a
+    hint. Raised where the records' columns are known; whoever read the
+    mapping file turns it into diagnostics at the lines that name the columns.
+    """
+
+    def __init__(self, missing: Iterable[tuple[str, str, str]]) -> None:
+        self.missing = tuple(missing)
+        field, column, hint = self.missing[0]
+        more = len(self.missing) - 1
+        super().__init__(f"no column '{column}', which the mapping names for '{field}'"
+                         + (f" (and {more} more)" if more else ""), hint)
+
+    def problems(self, records: str) -> list[tuple[str, str, str]]:
+        """(field, message, hint) of each missing column, said of ``records``."""
+        return [(field, f"{records} has no column '{column}', which the mapping names for"
+                        f" '{field}'", hint) for field, column, hint in self.missing]

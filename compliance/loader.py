@@ -27,7 +27,14 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from compliance.conditions import ALWAYS, AllOf, Node, Window, parse_condition
-from compliance.errors import CaseFileError, Diagnostic, InputError, RuleFileError, UsageError
+from compliance.errors import (
+    CaseFileError,
+    Diagnostic,
+    InputError,
+    RuleFileError,
+    UnknownColumnError,
+    UsageError,
+)
 from compliance.expectations import ExpectedCase
 from compliance.facts import FACTS
 from compliance.layouts import Layout
@@ -482,6 +489,19 @@ def load_expectations(path: Path | str, display: str | None = None) -> ExpectedC
 def load_layout(path: Path | str, display: str | None = None) -> Layout:
     """Load a column mapping for trade-record files; raise :class:`InputError` if invalid."""
     return _load_model(path, display, Layout, InputError)
+
+
+def unknown_column(path: Path | str, error: UnknownColumnError, records: str,
+                   display: str | None = None) -> InputError:
+    """The mapping file's own diagnostics of the columns it names that ``records`` lack.
+
+    Each at the line that names the column, so that a typo is fixed where it was made.
+    """
+    document = read_document(path, display, InputError)
+    return InputError([Diagnostic("unknown-column", message,
+                                  document.span(("columns", field)),
+                                  field=f"columns.{field}", hint=hint)
+                       for field, message, hint in error.problems(records)])
 
 
 def collect_files(paths: Iterable[Path | str]) -> list[tuple[Path, str]]:

@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from compliance import reference
 from compliance.engine import Engine
-from compliance.errors import UsageError
+from compliance.errors import UnknownColumnError, UsageError
 from compliance.gates import CountryGate, union_gate
 from compliance.layouts import FIELDS, NUMBER_MARKS, REQUIRED, Layout
 from compliance.loader import first_problem
@@ -175,6 +175,9 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+_NUMBERING = ("data_row", "file_line", "record_row")
+"""The columns the readers add to number the rows, beside the file's own."""
+
 ABSENT = "CAST(NULL AS VARCHAR)"
 """The source of an optional field the records have no column for."""
 
@@ -190,11 +193,33 @@ def _source(layout: Layout, columns: Iterable[str], name: str) -> str:
     if _quote(column) in columns:
         return _quote(column)
     if name in REQUIRED:
-        mapped = f" (mapped to '{column}')" if name in layout.columns else ""
-        raise UsageError(f"the records have no column for '{name}'{mapped}",
+        raise UsageError(f"the records have no column for '{name}'",
                          "name it with a column mapping: --map mapping.yaml (columns: "
                          f"{{{name}: YOUR_COLUMN}})")
     return ABSENT
+
+
+def _check_mapped(layout: Layout, columns: Iterable[str]) -> None:
+    """Raise :class:`UnknownColumnError` for every column the mapping names that is not there.
+
+    A mapped column is meant to be there: missing, it is a typo or a mapping
+    written for another file, and its field must not quietly read as unstated.
+    ``columns`` are the relation's, quoted.
+    """
+    import difflib
+
+    quoted = set(columns)
+    names = [own for c in columns if (own := c[1:-1].replace('""', '"')) not in _NUMBERING]
+    folded = {own.casefold(): own for own in names}  # a column's case is the likeliest slip
+    missing = []
+    for name, column in layout.columns.items():
+        if name in layout.constants or _quote(column) in quoted:
+            continue
+        close = difflib.get_close_matches(column.casefold(), list(folded), n=1)
+        missing.append((name, column, f"did you mean '{folded[close[0]]}'?" if close
+                        else "its columns: " + ", ".join(names)))
+    if missing:
+        raise UnknownColumnError(missing)
 
 
 def _text(source: str) -> str:
@@ -611,6 +636,7 @@ def _stage_flat(con: Any, relation: str, layout: Layout, line_offset: str,
     """Normalise a flat relation (CSV, Parquet, data frame) into records and rejects."""
     described = con.execute(f"DESCRIBE {relation}").fetchall()
     types = {_quote(name): kind for name, kind, *_ in described}
+    _check_mapped(layout, types)
     sources = {name: _source(layout, types, name) for name in FIELDS}
     f = {name: _text(source) for name, source in sources.items()}
     staging = _staging(layout.date_format, layout.numbers,
@@ -923,7 +949,8 @@ def _reading(source: Any) -> Iterator[None]:
     try:
         yield
     except UsageError as exc:
-        raise UsageError(f"{source}: {exc}", exc.hint) from None
+        exc.args = (f"{source}: {exc}",)  # the same error (and kind), said of the file
+        raise
     except (duckdb.IOException, duckdb.InvalidInputException) as exc:
         kind = FORMATS.get(Path(source).suffix.lower(), "records")
         first = str(exc).splitlines()[0].removeprefix("Invalid Input Error: ")

@@ -198,6 +198,56 @@ def test_a_bad_mapping_file_is_reported_with_its_line(tmp_path, cli) -> None:
     assert "Value error" not in run.err
 
 
+def test_a_mapped_column_the_file_lacks_is_reported_at_the_mapping_line(tmp_path, cli) -> None:
+    # optional fields both: unstated, they would have left every finding undetermined
+    (tmp_path / "export.csv").write_text(
+        "DATE,FROM,TO,Tariff Code,GOODS\n2024-06-19,RU,KP,870324,Limousine\n", encoding="utf-8")
+    (tmp_path / "map.yaml").write_text(
+        "columns:\n  date: DATE\n  supplier.country: FROM\n  recipient.country: TO\n"
+        "  item.hs_code: Tarif Code\n  item.description: WARES\n", encoding="utf-8")
+    out = tmp_path / "findings.csv"
+    run = cli("screen", tmp_path / "export.csv", "--map", tmp_path / "map.yaml", "--out", out)
+    assert run.status == 2 and run.out == "" and not out.exists()
+    mapping, records = tmp_path / "map.yaml", tmp_path / "export.csv"
+    assert run.err.splitlines() == [
+        f"{mapping}:5:17: unknown-column: {records} has no column 'Tarif Code', which the"
+        " mapping names for 'item.hs_code'",
+        "  field: columns.item.hs_code",
+        "   5 |   item.hs_code: Tarif Code",
+        "                       ^",
+        "  hint: did you mean 'Tariff Code'?",
+        f"{mapping}:6:21: unknown-column: {records} has no column 'WARES', which the mapping"
+        " names for 'item.description'",
+        "  field: columns.item.description",
+        "   6 |   item.description: WARES",
+        "                           ^",
+        "  hint: its columns: DATE, FROM, TO, Tariff Code, GOODS",
+        "2 problems in 1 file"]
+
+
+def test_a_mapped_column_a_frame_lacks_is_an_error_from_python(tmp_path) -> None:
+    import duckdb
+
+    frame = duckdb.sql("SELECT DATE '2024-06-19' AS day, 'RU' AS s, 'KP' AS r").arrow()
+    layout = Layout(columns={"date": "day", "supplier.country": "s", "recipient.country": "R"})
+    with pytest.raises(compliance.UnknownColumnError) as raised:
+        screen(frame, compliance.load_rules(), layout=layout)
+    assert raised.value.missing == (("recipient.country", "R", "did you mean 'r'?"),)
+    (tmp_path / "map.yaml").write_text(layout_yaml(layout), encoding="utf-8")
+    with pytest.raises(compliance.InputError) as raised:
+        compliance.screen(frame, mapping=tmp_path / "map.yaml")
+    [problem] = raised.value.diagnostics
+    assert (problem.code, problem.span.line, problem.field) == (
+        "unknown-column", 4, "columns.recipient.country")
+    assert problem.message.startswith("the data frame has no column 'R'")
+
+
+def layout_yaml(layout: Layout) -> str:
+    """A mapping file of ``layout``'s columns, one per line after ``columns:``."""
+    return "columns:\n" + "".join(f"  {field}: {column}\n"
+                                  for field, column in layout.columns.items())
+
+
 def test_a_missing_required_column_is_a_usage_error(tmp_path, cli) -> None:
     (tmp_path / "records.csv").write_text("date,supplier.country\n2024-01-01,RU\n",
                                           encoding="utf-8")
