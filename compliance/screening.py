@@ -175,6 +175,10 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _unquote(column: str) -> str:
+    return column[1:-1].replace('""', '"')
+
+
 _NUMBERING = ("data_row", "file_line", "record_row")
 """The columns the readers add to number the rows, beside the file's own."""
 
@@ -209,7 +213,7 @@ def _check_mapped(layout: Layout, columns: Iterable[str]) -> None:
     import difflib
 
     quoted = set(columns)
-    names = [own for c in columns if (own := c[1:-1].replace('""', '"')) not in _NUMBERING]
+    names = [own for c in columns if (own := _unquote(c)) not in _NUMBERING]
     folded = {own.casefold(): own for own in names}  # a column's case is the likeliest slip
     missing = []
     for name, column in layout.columns.items():
@@ -632,8 +636,18 @@ def _source_gate(gate: CountryGate | None, sources: dict[str, str], types: dict[
 
 
 def _stage_flat(con: Any, relation: str, layout: Layout, line_offset: str,
-                gate: CountryGate | None) -> int:
-    """Normalise a flat relation (CSV, Parquet, data frame) into records and rejects."""
+                gate: CountryGate | None, twice: dict[str, int] | None = None) -> int:
+    """Normalise a flat relation (CSV, Parquet, data frame) into records and rejects.
+
+    ``twice``: the names (case folded) a CSV header gives to more than one
+    column, with how many; the relation has them renamed but for the first.
+    """
+    for name in FIELDS:
+        column = layout.columns.get(name, name)
+        if name not in layout.constants and (times := (twice or {}).get(column.casefold())):
+            raise UsageError(f"the header names {times} columns '{column}': which of them"
+                             f" holds '{name}' cannot be told",
+                             "give each column a name of its own")
     described = con.execute(f"DESCRIBE {relation}").fetchall()
     types = {_quote(name): kind for name, kind, *_ in described}
     _check_mapped(layout, types)
@@ -712,10 +726,29 @@ def _delimiter(path: Path, layout: Layout) -> str:
     return others[0] if len(others) == 1 else ","
 
 
+def _named_twice(path: Path, delimiter: str) -> dict[str, int]:
+    """The names a CSV header gives to several columns, case folded, with how many.
+
+    Compared without case, as SQL names are; DuckDB reads such columns under
+    new names (``Country``, ``country_1``), and a field must not be read from
+    whichever came first.
+    """
+    import csv
+
+    try:
+        with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+            header = next(csv.reader(handle, delimiter=delimiter), [])
+    except csv.Error:  # a header past the csv module's limits: DuckDB says what is wrong
+        return {}
+    counts = Counter(name.casefold() for name in header)
+    return {name: n for name, n in counts.items() if n > 1}
+
+
 def _read_csv(con: Any, path: Path, layout: Layout, gate: CountryGate | None) -> int:
-    delimiter = _delimiter(path, layout).replace("'", "''")
+    delimiter = _delimiter(path, layout)
+    twice = _named_twice(path, delimiter)
     con.execute(f"""CREATE TEMP VIEW source AS SELECT * FROM read_csv('{path}', header=true,
-        all_varchar=true, delim='{delimiter}', store_rejects=true,
+        all_varchar=true, delim='{delimiter.replace("'", "''")}', store_rejects=true,
         rejects_table='csv_errors', rejects_scan='csv_scans')""")
     con.execute("CREATE TEMP TABLE csv_source AS SELECT row_number() OVER () AS data_row, *"
                 " FROM source")
@@ -731,7 +764,7 @@ def _read_csv(con: Any, path: Path, layout: Layout, gate: CountryGate | None) ->
                                      " GROUP BY line ORDER BY line").fetchall():
         con.execute("INSERT INTO rejects VALUES (?, ?)",
                     [line, "unreadable CSV line: " + message.splitlines()[0]])
-    return _stage_flat(con, "numbered", layout, "file_line", gate)
+    return _stage_flat(con, "numbered", layout, "file_line", gate, twice)
 
 
 def _read_parquet(con: Any, path: Path, layout: Layout, gate: CountryGate | None) -> int:

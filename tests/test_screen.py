@@ -248,6 +248,31 @@ def layout_yaml(layout: Layout) -> str:
                                   for field, column in layout.columns.items())
 
 
+def test_a_column_name_the_header_gives_twice_is_an_error_where_a_field_reads_it(
+        tmp_path, cli) -> None:
+    # exports often name both parties' countries alike; reading the first would be a guess
+    (tmp_path / "export.csv").write_text(
+        "DATE;Country;Consignee;COUNTRY;Notes;notes\n2024-06-19;RU;B;KP;a;b\n",
+        encoding="utf-8")
+    (tmp_path / "map.yaml").write_text(
+        "columns:\n  date: DATE\n  supplier.country: Country\n  recipient.country: country\n",
+        encoding="utf-8")
+    run = cli("screen", tmp_path / "export.csv", "--map", tmp_path / "map.yaml")
+    assert run.status == 2 and run.out == ""
+    assert run.err.splitlines() == [
+        f"error: {tmp_path / 'export.csv'}: the header names 2 columns 'Country': which of"
+        " them holds 'supplier.country' cannot be told",
+        "  hint: give each column a name of its own"]
+    # named twice but read by no field: screened as any other file
+    (tmp_path / "map.yaml").write_text(
+        "columns:\n  date: DATE\n  supplier.country: Country\n  recipient.country: Consignee\n",
+        encoding="utf-8")
+    (tmp_path / "export.csv").write_text(
+        "DATE;Country;Consignee;Notes;notes\n2024-06-19;RU;KP;a;b\n", encoding="utf-8")
+    run = cli("screen", tmp_path / "export.csv", "--map", tmp_path / "map.yaml")
+    assert run.status == 0 and "rows read 1; screened 1; rejected 0" in run.out
+
+
 def test_a_missing_required_column_is_a_usage_error(tmp_path, cli) -> None:
     (tmp_path / "records.csv").write_text("date,supplier.country\n2024-01-01,RU\n",
                                           encoding="utf-8")
