@@ -77,7 +77,9 @@ def _parser() -> argparse.ArgumentParser:
                     " Every row read is screened or rejected with its reason. Exit status:"
                     " 2 if a row was rejected (its findings are unknown) or on bad usage, else"
                     " 1 if a violation was found, else 0.")
-    screen.add_argument("path", metavar="PATH", help="records: .csv, .tsv, .jsonl or .parquet")
+    screen.add_argument("path", metavar="PATH",
+                        help="records: .csv, .tsv, .jsonl or .parquet (the first three also"
+                        " gzipped: .csv.gz)")
     screen.add_argument("--map", metavar="FILE", help="column mapping (YAML)")
     screen.add_argument("--out", "-o", metavar="FILE",
                         help="findings: .parquet, .csv, .tsv or .jsonl (default: none, summary"

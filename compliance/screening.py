@@ -15,18 +15,21 @@ file or a data frame; ``item`` numbers the items of a JSONL transfer.
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import importlib.util
+import io
 import os
 import re
 import sys
 import tempfile
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from pydantic import ValidationError
 
@@ -43,6 +46,23 @@ from compliance.vector import COLUMNS, compile_rules, country_test, currencies, 
 
 FORMATS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".jsonl": "jsonl",
            ".ndjson": "jsonl"}
+"""A records file's format by its suffix; CSV and JSONL may also be gzipped (``.csv.gz``)."""
+GZIPPED = ".gz"
+
+
+def _suffix(path: Path) -> str:
+    """The suffix that names the format: ``.csv`` of ``ledger.csv.gz`` too."""
+    if path.suffix.lower() == GZIPPED and FORMATS.get(Path(path.stem).suffix.lower()) in (
+            "csv", "jsonl"):
+        return Path(path.stem).suffix.lower()
+    return path.suffix.lower()
+
+
+def _open(path: Path) -> IO[bytes]:
+    """A records file's bytes, unzipped if it is gzipped."""
+    return gzip.open(path, "rb") if path.suffix.lower() == GZIPPED else path.open("rb")
+
+
 BATCH = 50_000
 
 
@@ -716,9 +736,9 @@ def _delimiter(path: Path, layout: Layout) -> str:
     """
     if layout.delimiter is not None:
         return layout.delimiter
-    if path.suffix.lower() == ".tsv":
+    if _suffix(path) == ".tsv":
         return "\t"
-    with path.open("rb") as handle:
+    with _open(path) as handle:
         header = handle.readline(1 << 16).decode("utf-8", errors="replace")
     if "," in header:
         return ","
@@ -736,7 +756,8 @@ def _named_twice(path: Path, delimiter: str) -> dict[str, int]:
     import csv
 
     try:
-        with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+        with io.TextIOWrapper(_open(path), encoding="utf-8-sig", errors="replace",
+                              newline="") as handle:
             header = next(csv.reader(handle, delimiter=delimiter), [])
     except csv.Error:  # a header past the csv module's limits: DuckDB says what is wrong
         return {}
@@ -784,7 +805,7 @@ def _read_frame(con: Any, frame: Any, layout: Layout, gate: CountryGate | None) 
 
 
 def _jsonl_rows(path: Path, con: Any) -> Iterator[tuple[Any, ...]]:
-    with path.open("rb") as handle:
+    with _open(path) as handle:
         for line_number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -839,7 +860,7 @@ def _progress(path: Path) -> Iterator[Callable[[int], None]]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    with path.open("rb") as handle:
+    with _open(path) as handle:
         total = sum(1 for _ in handle)
     with Progress("reading", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=Console(file=sys.stderr), transient=True) as progress:
@@ -985,9 +1006,11 @@ def _reading(source: Any) -> Iterator[None]:
         exc.args = (f"{source}: {exc}",)  # the same error (and kind), said of the file
         raise
     except (duckdb.IOException, duckdb.InvalidInputException) as exc:
-        kind = FORMATS.get(Path(source).suffix.lower(), "records")
+        kind = FORMATS.get(_suffix(Path(source)), "records")
         first = str(exc).splitlines()[0].removeprefix("Invalid Input Error: ")
         raise UsageError(f"{source}: cannot be read as {kind}: {first}") from None
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:  # not gzipped, cut short, damaged
+        raise UsageError(f"{source}: cannot be unzipped: {exc}") from None
 
 
 def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = None,
@@ -1068,10 +1091,11 @@ def _source_kind(source: Any, layout: Layout) -> str | None:
     path = Path(source)
     if not path.is_file():
         raise UsageError(f"no such file: {source}")
-    kind = FORMATS.get(path.suffix.lower())
+    kind = FORMATS.get(_suffix(path))
     if kind is None:
         raise UsageError(f"cannot tell the format of {source}",
-                         "name it .csv, .tsv, .jsonl, .ndjson or .parquet")
+                         "name it .csv, .tsv, .jsonl, .ndjson or .parquet (the first four"
+                         " may be gzipped: .csv.gz)")
     if kind == "jsonl" and layout != Layout():
         raise UsageError(f"{source}: a JSONL file holds transfers in the case-file shape;"
                          " column mappings are for CSV and Parquet")

@@ -288,6 +288,49 @@ LEDGER = ("id,date,supplier.country,recipient.country,item.hs_code,item.quantity
           "d,2024-06-19,RU,KP,870323,1,10,XYZ\n")
 
 
+def test_gzipped_csv_and_jsonl_screen_as_the_plain_files(tmp_path, cli) -> None:
+    import gzip
+
+    (tmp_path / "ledger.csv").write_text(LEDGER, encoding="utf-8")
+    line = json.dumps({"id": "g", "date": "2024-06-19", "type": "gift",
+                       "supplier": {"name": "A", "country": "RU"},
+                       "recipient": {"name": "B", "country": "KP"},
+                       "items": [{"description": "Limousine", "hs_code": "870323",
+                                  "quantity": 1}]})
+    (tmp_path / "gifts.jsonl").write_text(line + "\n{broken\n", encoding="utf-8")
+    for name, counts in (("ledger.csv", "screened 2; rejected 2"),
+                         ("gifts.jsonl", "screened 1; rejected 1")):
+        written = []
+        for source in (name, name + ".gz"):
+            if source != name:
+                (tmp_path / source).write_bytes(gzip.compress((tmp_path / name).read_bytes()))
+            out = tmp_path / f"{source}.findings.csv"
+            run = cli("screen", tmp_path / source, "--out", out)
+            assert run.status == 2  # each file has a row to reject
+            assert counts in run.out and "violation" in run.out
+            written.append((out.read_text(encoding="utf-8"),
+                            out.with_name(out.stem + ".rejects.csv").read_text(encoding="utf-8")))
+        assert written[0] == written[1]
+
+
+def test_a_gzipped_name_on_a_file_not_gzipped_or_cut_short_is_an_error(tmp_path, cli) -> None:
+    import gzip
+
+    whole = gzip.compress(LEDGER.encode() * 50)
+    for name, data, says in (
+            ("ledger.csv.gz", LEDGER.encode(), "cannot be unzipped: Not a gzipped file"),
+            ("gifts.jsonl.gz", b'{"id": "g"}\n', "cannot be unzipped: Not a gzipped file"),
+            ("gifts.ndjson.gz", whole[:len(whole) // 2], "cannot be unzipped: Compressed file"
+             " ended before the end-of-stream marker was reached")):
+        (tmp_path / name).write_bytes(data)
+        run = cli("screen", tmp_path / name)
+        assert run.status == 2 and run.out == ""
+        assert run.err.startswith(f"error: {tmp_path / name}: {says}"), run.err
+    (tmp_path / "ledger.parquet.gz").write_bytes(whole)
+    run = cli("screen", tmp_path / "ledger.parquet.gz")
+    assert run.status == 2 and "cannot tell the format" in run.err
+
+
 def test_rejected_rows_are_named_and_fail_the_run(tmp_path, cli) -> None:
     (tmp_path / "ledger.csv").write_text(LEDGER, encoding="utf-8")
     run = cli("screen", tmp_path / "ledger.csv")
