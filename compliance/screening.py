@@ -765,14 +765,40 @@ def _named_twice(path: Path, delimiter: str) -> dict[str, int]:
     return {name: n for name, n in counts.items() if n > 1}
 
 
+MAX_LINE_BYTES = 2_000_000
+"""The longest line a CSV file of records may have (DuckDB's default limit)."""
+
+
+def _long_line(path: Path) -> tuple[int, int] | None:
+    """The number and length of the first line of a file longer than :data:`MAX_LINE_BYTES`."""
+    with _open(path) as handle:
+        for number, line in enumerate(handle, start=1):
+            if len(line.rstrip(b"\r\n")) > MAX_LINE_BYTES:
+                return number, len(line.rstrip(b"\r\n"))
+    return None
+
+
 def _read_csv(con: Any, path: Path, layout: Layout, gate: CountryGate | None) -> int:
+    import duckdb
+
     delimiter = _delimiter(path, layout)
     twice = _named_twice(path, delimiter)
-    con.execute(f"""CREATE TEMP VIEW source AS SELECT * FROM read_csv('{path}', header=true,
-        all_varchar=true, delim='{delimiter.replace("'", "''")}', store_rejects=true,
-        rejects_table='csv_errors', rejects_scan='csv_scans')""")
-    con.execute("CREATE TEMP TABLE csv_source AS SELECT row_number() OVER () AS data_row, *"
-                " FROM source")
+    try:
+        con.execute(f"""CREATE TEMP VIEW source AS SELECT * FROM read_csv('{path}', header=true,
+            all_varchar=true, delim='{delimiter.replace("'", "''")}', store_rejects=true,
+            rejects_table='csv_errors', rejects_scan='csv_scans',
+            max_line_size={MAX_LINE_BYTES})""")
+        con.execute("CREATE TEMP TABLE csv_source AS SELECT row_number() OVER () AS data_row, *"
+                    " FROM source")
+    except duckdb.InvalidInputException as exc:
+        # DuckDB stops at a line past its limit, and numbers it from where it began reading
+        found = _long_line(path) if "Maximum line size" in str(exc) else None
+        if found is None:
+            raise
+        raise UsageError(f"line {found[0]} is {found[1]:,} bytes long, more than the"
+                         f" {MAX_LINE_BYTES:,} a line of a CSV file of records may have",
+                         "a record is far shorter: the line is damaged, or the file is"
+                         " not CSV") from None
     bad = sorted({row[0] for row in con.execute("SELECT line FROM csv_errors").fetchall()})
     # a data row's line: 1 (the header) + its index + the unreadable lines before it
     breaks = [(line - j, j) for j, line in enumerate(bad, start=1)]

@@ -331,6 +331,22 @@ def test_a_gzipped_name_on_a_file_not_gzipped_or_cut_short_is_an_error(tmp_path,
     assert run.status == 2 and "cannot tell the format" in run.err
 
 
+def test_a_line_past_the_limit_where_duckdb_sniffs_is_named_by_its_number(
+        tmp_path, cli) -> None:
+    from compliance.screening import MAX_LINE_BYTES
+
+    # DuckDB stops here, within the lines it samples, and calls the line "Line: 1"
+    long = "2024-06-19,RU,KP," + "x" * (MAX_LINE_BYTES + 10) + "\n"
+    path = tmp_path / "ledger.csv"
+    path.write_text("date,supplier.country,recipient.country,item.description\n"
+                    "2024-06-19,RU,KP,Limousine\n" + long, encoding="utf-8")
+    run = cli("screen", path)
+    assert run.status == 2 and run.out == ""
+    assert run.err.splitlines()[0] == (
+        f"error: {path}: line 3 is {MAX_LINE_BYTES + 27:,} bytes long, more than the"
+        f" {MAX_LINE_BYTES:,} a line of a CSV file of records may have")
+
+
 def test_rejected_rows_are_named_and_fail_the_run(tmp_path, cli) -> None:
     (tmp_path / "ledger.csv").write_text(LEDGER, encoding="utf-8")
     run = cli("screen", tmp_path / "ledger.csv")
