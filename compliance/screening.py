@@ -800,10 +800,14 @@ def _read_csv(con: Any, path: Path, layout: Layout, gate: CountryGate | None) ->
                          "a record is far shorter: the line is damaged, or the file is"
                          " not CSV") from None
     bad = sorted({row[0] for row in con.execute("SELECT line FROM csv_errors").fetchall()})
-    # a data row's line: 1 (the header) + its index + the unreadable lines before it
-    breaks = [(line - j, j) for j, line in enumerate(bad, start=1)]
+    # A data row's line: 1 (the header) + its index + the unreadable lines before it. The
+    # j-th unreadable line comes before the rows from index line - j on; unreadable lines
+    # in a run (or on line 2) share that index, and the last of them counts.
+    offsets = {1: 0}
+    for j, line in enumerate(bad, start=1):
+        offsets[line - j] = j
     con.execute("CREATE TEMP TABLE line_breaks (start_row BIGINT, offset_rows BIGINT)")
-    con.executemany("INSERT INTO line_breaks VALUES (?, ?)", [(1, 0), *breaks])
+    con.executemany("INSERT INTO line_breaks VALUES (?, ?)", sorted(offsets.items()))
     con.execute("CREATE TEMP VIEW numbered AS SELECT c.*, c.data_row + 1 + b.offset_rows AS"
                 " file_line FROM csv_source c ASOF JOIN line_breaks b ON c.data_row >="
                 " b.start_row")

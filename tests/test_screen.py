@@ -347,6 +347,32 @@ def test_a_line_past_the_limit_where_duckdb_sniffs_is_named_by_its_number(
         f" {MAX_LINE_BYTES:,} a line of a CSV file of records may have")
 
 
+_UNREADABLE = {"not UTF-8": b"2024-06-19,RU,KP,Caf\xe9 set,691110\n",
+               "too many columns": b"2024-06-19,RU,KP,Sword,930700,x,y\n"}
+
+
+@settings(SETTINGS, max_examples=40)
+@given(st.lists(st.sampled_from(["readable", *_UNREADABLE]), min_size=1, max_size=12))
+def test_unreadable_csv_lines_are_rejected_and_the_rest_keep_their_numbers(kinds) -> None:
+    # runs of unreadable lines, and one on line 2, once cost the next rows their numbers
+    lines = [b"id,date,supplier.country,recipient.country,item.description,item.hs_code\n"]
+    for number, kind in enumerate(kinds, start=2):
+        lines.append(f"L{number},2024-06-19,RU,KP,Sword,930700\n".encode() if kind == "readable"
+                     else b"L%d," % number + _UNREADABLE[kind])
+    with tempfile.TemporaryDirectory() as work:
+        path = Path(work) / "ledger.csv"
+        path.write_bytes(b"".join(lines))
+        result = screen(path, BUNDLED)
+    readable = [n for n, kind in enumerate(kinds, start=2) if kind == "readable"]
+    assert (result.read, result.screened) == (len(kinds), len(readable))
+    assert [row for row, _ in result.rejections] == [
+        n for n, kind in enumerate(kinds, start=2) if kind != "readable"]
+    assert all(reason.startswith("unreadable CSV line") for _, reason in result.rejections)
+    found = {(row, transfer) for row, _, transfer, _, rule, *_ in result.findings
+             if rule == "un.dprk.arms.bladed"}
+    assert found == {(n, f"L{n}") for n in readable}
+
+
 def test_rejected_rows_are_named_and_fail_the_run(tmp_path, cli) -> None:
     (tmp_path / "ledger.csv").write_text(LEDGER, encoding="utf-8")
     run = cli("screen", tmp_path / "ledger.csv")
