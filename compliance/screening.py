@@ -765,6 +765,49 @@ def _named_twice(path: Path, delimiter: str) -> dict[str, int]:
     return {name: n for name, n in counts.items() if n > 1}
 
 
+def _blank_lines(path: Path, delimiter: str) -> list[int]:
+    """The lines of a CSV file that are blank and come before a record, by number.
+
+    DuckDB skips a blank line but counts it in the lines it numbers; so must the
+    numbers of the rows after it. A line is a record, as DuckDB counts them: a
+    quoted text over several lines is one. Most files have no blank line but at
+    their end, which a quick scan of the bytes tells; only a file with one
+    before some text is read again, record by record.
+    """
+    import csv
+
+    if not _blank_before_text(path):
+        return []
+    try:
+        with io.TextIOWrapper(_open(path), encoding="utf-8", errors="replace",
+                              newline="") as handle:
+            return [number for number, record in enumerate(
+                csv.reader(handle, delimiter=delimiter), start=1) if not record]
+    except csv.Error:  # a record the csv module cannot take: DuckDB rejects it, unnumbered
+        return []
+
+
+def _blank_before_text(path: Path, size: int = 1 << 20) -> bool:
+    """Whether a blank line (or one inside quotes) comes before some later text.
+
+    Read in chunks of ``size`` bytes.
+    """
+    blank = False
+    tail = b""  # the file's last two bytes before this chunk: a blank line may span chunks
+    with _open(path) as handle:
+        while chunk := handle.read(size):
+            if blank and chunk.strip():
+                return True
+            data = tail + chunk
+            found = [at for at in (data.find(b"\n\n"), data.find(b"\n\r\n")) if at >= 0]
+            if found:
+                if data[min(found):].strip():
+                    return True
+                blank = True
+            tail = data[-2:]
+    return False
+
+
 MAX_LINE_BYTES = 2_000_000
 """The longest line a CSV file of records may have (DuckDB's default limit)."""
 
@@ -799,12 +842,13 @@ def _read_csv(con: Any, path: Path, layout: Layout, gate: CountryGate | None) ->
                          f" {MAX_LINE_BYTES:,} a line of a CSV file of records may have",
                          "a record is far shorter: the line is damaged, or the file is"
                          " not CSV") from None
-    bad = sorted({row[0] for row in con.execute("SELECT line FROM csv_errors").fetchall()})
-    # A data row's line: 1 (the header) + its index + the unreadable lines before it. The
-    # j-th unreadable line comes before the rows from index line - j on; unreadable lines
-    # in a run (or on line 2) share that index, and the last of them counts.
+    skipped = {row[0] for row in con.execute("SELECT line FROM csv_errors").fetchall()}
+    skipped.update(_blank_lines(path, delimiter))
+    # A data row's line: 1 (the header) + its index + the lines skipped before it (unreadable
+    # or blank). The j-th skipped line comes before the rows from index line - j on; skipped
+    # lines in a run (or on line 2) share that index, and the last of them counts.
     offsets = {1: 0}
-    for j, line in enumerate(bad, start=1):
+    for j, line in enumerate(sorted(skipped), start=1):
         offsets[line - j] = j
     con.execute("CREATE TEMP TABLE line_breaks (start_row BIGINT, offset_rows BIGINT)")
     con.executemany("INSERT INTO line_breaks VALUES (?, ?)", sorted(offsets.items()))

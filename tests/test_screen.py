@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import io
 import json
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -349,28 +350,46 @@ def test_a_line_past_the_limit_where_duckdb_sniffs_is_named_by_its_number(
 
 _UNREADABLE = {"not UTF-8": b"2024-06-19,RU,KP,Caf\xe9 set,691110\n",
                "too many columns": b"2024-06-19,RU,KP,Sword,930700,x,y\n"}
+_READABLE = {"one line": b"2024-06-19,RU,KP,Sword,930700\n",
+             "quoted over lines": b'2024-06-19,RU,KP,"Sword\n\nwith a scabbard",930700\n'}
 
 
-@settings(SETTINGS, max_examples=40)
-@given(st.lists(st.sampled_from(["readable", *_UNREADABLE]), min_size=1, max_size=12))
-def test_unreadable_csv_lines_are_rejected_and_the_rest_keep_their_numbers(kinds) -> None:
-    # runs of unreadable lines, and one on line 2, once cost the next rows their numbers
+@settings(SETTINGS, max_examples=60)
+@given(st.lists(st.sampled_from(["blank", *_READABLE, *_UNREADABLE]), min_size=1, max_size=12))
+def test_csv_rows_keep_their_numbers_past_unreadable_and_blank_lines(kinds) -> None:
+    # runs of unreadable lines, one on line 2, and blank lines (which DuckDB skips but
+    # counts) once cost the next rows their numbers; a record quoted over lines is one
     lines = [b"id,date,supplier.country,recipient.country,item.description,item.hs_code\n"]
     for number, kind in enumerate(kinds, start=2):
-        lines.append(f"L{number},2024-06-19,RU,KP,Sword,930700\n".encode() if kind == "readable"
-                     else b"L%d," % number + _UNREADABLE[kind])
+        lines.append(b"\n" if kind == "blank"
+                     else b"L%d," % number + {**_READABLE, **_UNREADABLE}[kind])
     with tempfile.TemporaryDirectory() as work:
         path = Path(work) / "ledger.csv"
         path.write_bytes(b"".join(lines))
         result = screen(path, BUNDLED)
-    readable = [n for n, kind in enumerate(kinds, start=2) if kind == "readable"]
-    assert (result.read, result.screened) == (len(kinds), len(readable))
-    assert [row for row, _ in result.rejections] == [
-        n for n, kind in enumerate(kinds, start=2) if kind != "readable"]
+    numbered = list(enumerate(kinds, start=2))
+    readable = [n for n, kind in numbered if kind in _READABLE]
+    rejected = [n for n, kind in numbered if kind in _UNREADABLE]
+    assert (result.read, result.screened) == (len(readable) + len(rejected), len(readable))
+    assert [row for row, _ in result.rejections] == rejected
     assert all(reason.startswith("unreadable CSV line") for _, reason in result.rejections)
     found = {(row, transfer) for row, _, transfer, _, rule, *_ in result.findings
              if rule == "un.dprk.arms.bladed"}
     assert found == {(n, f"L{n}") for n in readable}
+
+
+@settings(SETTINGS, max_examples=200)
+@given(st.lists(st.sampled_from([b"\n", b"\r", b"\r\n", b" ", b"a", b'"']), max_size=20),
+       st.integers(min_value=1, max_value=5))
+def test_a_blank_line_before_text_is_found_across_chunks(parts, size) -> None:
+    from compliance.screening import _blank_before_text
+
+    data = b"".join(parts)
+    first = re.search(rb"\n\r?\n", data)
+    with tempfile.TemporaryDirectory() as work:
+        path = Path(work) / "ledger.csv"
+        path.write_bytes(data)
+        assert _blank_before_text(path, size) == bool(first and data[first.start():].strip())
 
 
 def test_rejected_rows_are_named_and_fail_the_run(tmp_path, cli) -> None:
