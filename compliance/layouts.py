@@ -65,6 +65,8 @@ class Layout(BaseModel):
                                   " written: 1234.56, 1,234.56, 1.234,56 or 1 234,56")
     delimiter: str | None = Field(None, min_length=1, max_length=1,
                                   description="the CSV delimiter (default: read from the header)")
+    encoding: Literal["utf-8", "latin-1"] = Field(
+        "utf-8", description="the CSV file's character encoding: utf-8 or latin-1 (ISO 8859-1)")
 
     @field_validator("columns", "constants")
     @classmethod

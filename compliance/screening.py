@@ -739,14 +739,20 @@ def _delimiter(path: Path, layout: Layout) -> str:
     if _suffix(path) == ".tsv":
         return "\t"
     with _open(path) as handle:
-        header = handle.readline(1 << 16).decode("utf-8", errors="replace")
+        header = handle.readline(1 << 16).decode(layout.encoding, errors="replace")
     if "," in header:
         return ","
     others = [mark for mark in (";", "|", "\t") if mark in header]
     return others[0] if len(others) == 1 else ","
 
 
-def _named_twice(path: Path, delimiter: str) -> dict[str, int]:
+def _text_of(path: Path, encoding: str) -> io.TextIOWrapper:
+    """A CSV file's text, as the csv module reads it (a UTF-8 byte-order mark dropped)."""
+    return io.TextIOWrapper(_open(path), encoding="utf-8-sig" if encoding == "utf-8" else encoding,
+                            errors="replace", newline="")
+
+
+def _named_twice(path: Path, delimiter: str, encoding: str) -> dict[str, int]:
     """The names a CSV header gives to several columns, case folded, with how many.
 
     Compared without case, as SQL names are; DuckDB reads such columns under
@@ -756,8 +762,7 @@ def _named_twice(path: Path, delimiter: str) -> dict[str, int]:
     import csv
 
     try:
-        with io.TextIOWrapper(_open(path), encoding="utf-8-sig", errors="replace",
-                              newline="") as handle:
+        with _text_of(path, encoding) as handle:
             header = next(csv.reader(handle, delimiter=delimiter), [])
     except csv.Error:  # a header past the csv module's limits: DuckDB says what is wrong
         return {}
@@ -765,7 +770,7 @@ def _named_twice(path: Path, delimiter: str) -> dict[str, int]:
     return {name: n for name, n in counts.items() if n > 1}
 
 
-def _blank_lines(path: Path, delimiter: str) -> list[int]:
+def _blank_lines(path: Path, delimiter: str, encoding: str) -> list[int]:
     """The lines of a CSV file that are blank and come before a record, by number.
 
     DuckDB skips a blank line but counts it in the lines it numbers; so must the
@@ -779,8 +784,7 @@ def _blank_lines(path: Path, delimiter: str) -> list[int]:
     if not _blank_before_text(path):
         return []
     try:
-        with io.TextIOWrapper(_open(path), encoding="utf-8", errors="replace",
-                              newline="") as handle:
+        with _text_of(path, encoding) as handle:
             return [number for number, record in enumerate(
                 csv.reader(handle, delimiter=delimiter), start=1) if not record]
     except csv.Error:  # a record the csv module cannot take: DuckDB rejects it, unnumbered
@@ -821,16 +825,39 @@ def _long_line(path: Path) -> tuple[int, int] | None:
     return None
 
 
+_LATIN_1 = "a file in Latin-1 (ISO 8859-1) is read with encoding: latin-1 in its column mapping"
+
+
+def _check_header(path: Path, encoding: str) -> None:
+    """Raise :class:`UsageError` if the header is not text in ``encoding``.
+
+    DuckDB would read an undecodable header as a row of data, under names of its own.
+    """
+    with _open(path) as handle:
+        header = handle.readline(1 << 16)
+    if b"\x00" in header:
+        raise UsageError("line 1, the header, holds a NUL byte: the file is not text",
+                         "a CSV file is text; a spreadsheet's own format (.xlsx) is saved"
+                         " as CSV first")
+    try:
+        header.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"line 1, the header, is not {encoding.upper()} text (byte"
+                         f" 0x{header[exc.start]:02x} at byte {exc.start + 1})",
+                         _LATIN_1) from None
+
+
 def _read_csv(con: Any, path: Path, layout: Layout, gate: CountryGate | None) -> int:
     import duckdb
 
+    _check_header(path, layout.encoding)
     delimiter = _delimiter(path, layout)
-    twice = _named_twice(path, delimiter)
+    twice = _named_twice(path, delimiter, layout.encoding)
     try:
         con.execute(f"""CREATE TEMP VIEW source AS SELECT * FROM read_csv('{path}', header=true,
             all_varchar=true, delim='{delimiter.replace("'", "''")}', store_rejects=true,
             rejects_table='csv_errors', rejects_scan='csv_scans',
-            max_line_size={MAX_LINE_BYTES})""")
+            max_line_size={MAX_LINE_BYTES}, encoding='{layout.encoding}')""")
         con.execute("CREATE TEMP TABLE csv_source AS SELECT row_number() OVER () AS data_row, *"
                     " FROM source")
     except duckdb.InvalidInputException as exc:
@@ -843,7 +870,7 @@ def _read_csv(con: Any, path: Path, layout: Layout, gate: CountryGate | None) ->
                          "a record is far shorter: the line is damaged, or the file is"
                          " not CSV") from None
     skipped = {row[0] for row in con.execute("SELECT line FROM csv_errors").fetchall()}
-    skipped.update(_blank_lines(path, delimiter))
+    skipped.update(_blank_lines(path, delimiter, layout.encoding))
     # A data row's line: 1 (the header) + its index + the lines skipped before it (unreadable
     # or blank). The j-th skipped line comes before the rows from index line - j on; skipped
     # lines in a run (or on line 2) share that index, and the last of them counts.
@@ -858,7 +885,9 @@ def _read_csv(con: Any, path: Path, layout: Layout, gate: CountryGate | None) ->
     for line, message in con.execute("SELECT line, min(error_message) FROM csv_errors"
                                      " GROUP BY line ORDER BY line").fetchall():
         con.execute("INSERT INTO rejects VALUES (?, ?)",
-                    [line, "unreadable CSV line: " + message.splitlines()[0]])
+                    [line, "unreadable CSV line: " + ("not UTF-8 text (" + _LATIN_1 + ")"
+                                                     if "not utf-8 encoded" in message
+                                                     else message.splitlines()[0])])
     return _stage_flat(con, "numbered", layout, "file_line", gate, twice)
 
 

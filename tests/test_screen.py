@@ -392,6 +392,26 @@ def test_a_blank_line_before_text_is_found_across_chunks(parts, size) -> None:
         assert _blank_before_text(path, size) == bool(first and data[first.start():].strip())
 
 
+def test_a_latin_1_file_is_read_with_the_mapping_s_encoding(tmp_path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_bytes("DATE;FROM;TO;Désignation;SH\n"
+                     "2024-06-19;FR;KP;Épée de parade;930700\n".encode("latin-1"))
+    columns = ("columns:\n  date: DATE\n  supplier.country: FROM\n  recipient.country: TO\n"
+               "  item.description: Désignation\n  item.hs_code: SH\n")
+    (tmp_path / "map.yaml").write_text(columns, encoding="utf-8")
+    (tmp_path / "latin.yaml").write_text(columns + "encoding: latin-1\n", encoding="utf-8")
+    # as UTF-8 the header is not text: DuckDB would take it for a row, its columns unnamed
+    with pytest.raises(compliance.UsageError) as raised:
+        compliance.screen(path, mapping=tmp_path / "map.yaml")
+    assert str(raised.value) == (f"{path}: line 1, the header, is not UTF-8 text (byte 0xe9"
+                                 " at byte 15)")
+    assert "encoding: latin-1" in raised.value.hint
+    result = compliance.screen(path, mapping=tmp_path / "latin.yaml", explain=True)
+    assert (result.read, result.screened, result.rejected) == (1, 1, 0)
+    [bladed] = [f for f in result.findings if f[4] == "un.dprk.arms.bladed"]
+    assert bladed[:6] == (2, 1, "2", "930700", "un.dprk.arms.bladed", "review")
+
+
 def test_rejected_rows_are_named_and_fail_the_run(tmp_path, cli) -> None:
     (tmp_path / "ledger.csv").write_text(LEDGER, encoding="utf-8")
     run = cli("screen", tmp_path / "ledger.csv")
@@ -438,7 +458,10 @@ def test_the_result_keeps_what_is_written_nowhere(tmp_path) -> None:
 
 @pytest.mark.parametrize(("name", "content", "says"), [
     ("ledger.parquet", b"not a parquet file", "ledger.parquet: cannot be read as parquet:"),
-    ("ledger.csv", b"\x00\x01\xff\n", "ledger.csv: the records have no column for 'date'"),
+    ("ledger.csv", b"\x00\x01\xff\n",
+     "ledger.csv: line 1, the header, holds a NUL byte: the file is not text"),
+    ("ledger.csv", b"date,supplier.country,recipient.\xe9\n",
+     "ledger.csv: line 1, the header, is not UTF-8 text (byte 0xe9 at byte 33)"),
 ])
 def test_an_unreadable_source_is_bad_input_named(tmp_path, cli, name, content, says) -> None:
     (tmp_path / name).write_bytes(content)
