@@ -669,6 +669,14 @@ def _stage_flat(con: Any, relation: str, layout: Layout, line_offset: str,
                              f" holds '{name}' cannot be told",
                              "give each column a name of its own")
     described = con.execute(f"DESCRIBE {relation}").fetchall()
+    via = _quote(layout.columns.get("via", "via"))
+    if "via" not in layout.constants and any(
+            _quote(name) == via and kind.endswith("]") for name, kind, *_ in described):
+        # a list of countries (in Parquet, in a data frame) is read as a CSV cell writes it
+        con.execute(f"CREATE TEMP VIEW listed AS SELECT * REPLACE"
+                    f" (array_to_string({via}, ';') AS {via}) FROM {relation}")
+        relation = "listed"
+        described = con.execute(f"DESCRIBE {relation}").fetchall()
     types = {_quote(name): kind for name, kind, *_ in described}
     _check_mapped(layout, types)
     sources = {name: _source(layout, types, name) for name in FIELDS}
@@ -902,8 +910,12 @@ def _read_parquet(con: Any, path: Path, layout: Layout, gate: CountryGate | None
 
 def _read_frame(con: Any, frame: Any, layout: Layout, gate: CountryGate | None) -> int:
     con.register("frame", frame)  # a pandas, polars or pyarrow table, already in memory
+    rows = "frame"
+    if hasattr(frame, "read_next_batch"):  # a stream of batches (DuckDB's .arrow()): read once
+        con.execute("CREATE TEMP TABLE frame_rows AS SELECT * FROM frame")
+        rows = "frame_rows"
     con.execute("CREATE TEMP VIEW numbered AS SELECT *, row_number() OVER () AS record_row"
-                " FROM frame")
+                f" FROM {rows}")
     return _stage_flat(con, "numbered", layout, "record_row", gate)
 
 

@@ -229,14 +229,16 @@ def test_a_mapped_column_the_file_lacks_is_reported_at_the_mapping_line(tmp_path
 def test_a_mapped_column_a_frame_lacks_is_an_error_from_python(tmp_path) -> None:
     import duckdb
 
-    frame = duckdb.sql("SELECT DATE '2024-06-19' AS day, 'RU' AS s, 'KP' AS r").arrow()
+    def frame():  # a stream of Arrow batches, which a screen reads once
+        return duckdb.sql("SELECT DATE '2024-06-19' AS day, 'RU' AS s, 'KP' AS r").arrow()
+
     layout = Layout(columns={"date": "day", "supplier.country": "s", "recipient.country": "R"})
     with pytest.raises(compliance.UnknownColumnError) as raised:
-        screen(frame, compliance.load_rules(), layout=layout)
+        screen(frame(), compliance.load_rules(), layout=layout)
     assert raised.value.missing == (("recipient.country", "R", "did you mean 'r'?"),)
     (tmp_path / "map.yaml").write_text(layout_yaml(layout), encoding="utf-8")
     with pytest.raises(compliance.InputError) as raised:
-        compliance.screen(frame, mapping=tmp_path / "map.yaml")
+        compliance.screen(frame(), mapping=tmp_path / "map.yaml")
     [problem] = raised.value.diagnostics
     assert (problem.code, problem.span.line, problem.field) == (
         "unknown-column", 4, "columns.recipient.country")
@@ -410,6 +412,33 @@ def test_a_latin_1_file_is_read_with_the_mapping_s_encoding(tmp_path) -> None:
     assert (result.read, result.screened, result.rejected) == (1, 1, 0)
     [bladed] = [f for f in result.findings if f[4] == "un.dprk.arms.bladed"]
     assert bladed[:6] == (2, 1, "2", "930700", "un.dprk.arms.bladed", "review")
+
+
+def test_a_list_column_of_transit_countries_screens_as_the_text_of_a_csv_cell(tmp_path) -> None:
+    import duckdb
+
+    rows = ("SELECT * FROM (VALUES ('A', DATE '2024-06-19', 'RU', 'CN', {A}, 'Sword', '930700'),"
+            " ('B', DATE '2024-06-19', 'CN', 'RU', {B}, 'Sword', '930700'),"
+            " ('C', DATE '2024-06-19', 'CN', 'RU', {C}, 'Sword', '930700'))"
+            " t(id, date, \"supplier.country\", \"recipient.country\", TRANSIT,"
+            " \"item.description\", \"item.hs_code\")")
+    listed = rows.format(A="['CN', 'KP']", B="[]", C="NULL::VARCHAR[]")
+    duckdb.sql(f"COPY ({listed}) TO '{tmp_path / 'listed.parquet'}' (FORMAT parquet)")
+    duckdb.sql(f"COPY ({rows.format(A=repr('CN;KP'), B=repr(''), C='NULL')})"
+               f" TO '{tmp_path / 'written.csv'}' (HEADER)")
+    layout = Layout(columns={"via": "TRANSIT"})
+
+    def found(source) -> set[tuple[str, str, str]]:
+        result = screen(source, BUNDLED, layout=layout)
+        assert (result.read, result.screened, result.rejected) == (3, 3, 0)
+        return {(transfer, rule, verdict) for _, _, transfer, _, rule, verdict, _ in
+                result.findings}
+
+    expected = found(tmp_path / "written.csv")
+    assert ("A", "un.dprk.arms.export", "violation") in expected  # through the DPRK
+    assert not {transfer for transfer, *_ in expected} - {"A"}
+    assert found(tmp_path / "listed.parquet") == expected
+    assert found(duckdb.sql(listed).arrow()) == expected
 
 
 def test_rejected_rows_are_named_and_fail_the_run(tmp_path, cli) -> None:
