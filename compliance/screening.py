@@ -114,6 +114,9 @@ def _connect(work: str) -> Any:
     con.execute(f"SET temp_directory = '{work}'")
     con.execute("SET memory_limit = '1GB'")
     con.execute("SET preserve_insertion_order = true")
+    # a timestamp with a time zone is an instant: its day is taken in UTC, not in the zone
+    # of the machine that screens (the same file gives the same findings everywhere)
+    con.execute("SET TimeZone = 'UTC'")
     con.execute(f"SET enable_progress_bar = {'true' if sys.stderr.isatty() else 'false'}")
     return con
 
@@ -288,8 +291,8 @@ _NUMERIC = re.compile(r"(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|DOUBLE|FLOAT|DECIMAL
 """DuckDB's number types: an HS code read from one has lost its leading zero."""
 _EXACT = re.compile(r"U?(TINY|SMALL|BIG)?INT(EGER)?|DECIMAL\((\d+),(\d+)\)")
 """Number types whose every value a DECIMAL(38,6) holds as it is (see :func:`_exact`)."""
-_TIMESTAMP = re.compile(r"TIMESTAMP(_S|_MS|_NS)?")
-"""DuckDB's timestamp types without a time zone: the day is the date part."""
+_TIMESTAMP = re.compile(r"TIMESTAMP(_S|_MS|_NS| WITH TIME ZONE)?")
+"""DuckDB's timestamp types: the day is the date part (of an instant, in UTC)."""
 
 
 def _exact(kind: str) -> bool:

@@ -441,6 +441,28 @@ def test_a_list_column_of_transit_countries_screens_as_the_text_of_a_csv_cell(tm
     assert found(duckdb.sql(listed).arrow()) == expected
 
 
+def test_a_timestamp_with_a_time_zone_is_judged_by_its_day_in_utc(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import duckdb
+
+    # 23:30 UTC on the eve of UNSCR 2270 is the next morning in Tokyo: the day must not
+    # depend on the zone of the machine that screens
+    path = tmp_path / "ledger.parquet"
+    duckdb.sql("COPY (SELECT * FROM (VALUES (TIMESTAMPTZ '2016-03-01 23:30:00+00'),"
+               " (TIMESTAMPTZ '2016-03-02 00:30:00+00')) t(date), (SELECT 'RU' AS"
+               " \"supplier.country\", 'KP' AS \"recipient.country\", '930700' AS"
+               f" \"item.hs_code\")) TO '{path}' (FORMAT parquet)")
+    script = ("import sys, compliance; result = compliance.screen(sys.argv[1]);"
+              " print(sorted({f[0] for f in result.findings if f[4] == 'un.dprk.arms.bladed'}))")
+    for zone in ("UTC", "Asia/Tokyo", "America/Los_Angeles"):
+        run = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True,
+                             text=True, check=True, env={**os.environ, "TZ": zone})
+        assert run.stdout.strip() == "[2]", zone
+
+
 def test_rejected_rows_are_named_and_fail_the_run(tmp_path, cli) -> None:
     (tmp_path / "ledger.csv").write_text(LEDGER, encoding="utf-8")
     run = cli("screen", tmp_path / "ledger.csv")
