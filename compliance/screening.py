@@ -925,6 +925,8 @@ def _read_frame(con: Any, frame: Any, layout: Layout, gate: CountryGate | None) 
 def _jsonl_rows(path: Path, con: Any) -> Iterator[tuple[Any, ...]]:
     with _open(path) as handle:
         for line_number, line in enumerate(handle, start=1):
+            if line_number == 1:  # a byte-order mark, as Windows tools write UTF-8, is no JSON
+                line = line.removeprefix(b"\xef\xbb\xbf")
             if not line.strip():
                 continue
             try:

@@ -300,7 +300,8 @@ def test_gzipped_csv_and_jsonl_screen_as_the_plain_files(tmp_path, cli) -> None:
                        "recipient": {"name": "B", "country": "KP"},
                        "items": [{"description": "Limousine", "hs_code": "870323",
                                   "quantity": 1}]})
-    (tmp_path / "gifts.jsonl").write_text(line + "\n{broken\n", encoding="utf-8")
+    # with a byte-order mark before the first line, as Windows tools write UTF-8
+    (tmp_path / "gifts.jsonl").write_text("\ufeff" + line + "\n{broken\n", encoding="utf-8")
     for name, counts in (("ledger.csv", "screened 2; rejected 2"),
                          ("gifts.jsonl", "screened 1; rejected 1")):
         written = []
