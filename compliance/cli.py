@@ -238,7 +238,7 @@ def _watch(args: argparse.Namespace) -> int:
     name = "<stdin>" if args.source == "-" else args.source
     try:
         stream = sys.stdin if args.source == "-" else open(  # noqa: SIM115
-            args.source, encoding="utf-8")
+            args.source, encoding="utf-8-sig")  # a byte-order mark before line 1 is no JSON
     except OSError as exc:
         raise UsageError(f"cannot read {args.source}: {exc.strerror or exc}") from None
     read = transfers = rejected = violations = chains = 0

@@ -199,8 +199,8 @@ def test_watch_reports_chains_as_they_complete_and_survives_bad_lines(tmp_path, 
     assert [r["transfer"] for r in chain["records"]] == ["a", "b", "c"]
     assert f"{path}:2: rejected:" in run.err
     assert "lines read 4; transfers 3; rejected 1; chains 1" in run.err
-    clean = tmp_path / "clean.jsonl"
-    clean.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    clean = tmp_path / "clean.jsonl"  # with a byte-order mark, as Windows tools write UTF-8
+    clean.write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")
     assert cli("watch", clean, "--rules", pack_file).status == 1
     assert "CHAIN VIOLATION  test.chains.three_legs" in cli("watch", clean, "--rules",
                                                              pack_file).out
