@@ -15,7 +15,7 @@ from compliance.conditions import AllOf, AnyOf, Leaf, Node, Not, leaves
 from compliance.facts import FACTS, Kind
 from compliance.gates import country_gate, hs_gate
 from compliance.models import Item, Transfer
-from compliance.operators import OPERATORS, Env, Outcome, all_of, any_of, fold
+from compliance.operators import OPERATORS, Env, Outcome, all_of, any_of, fold, fold_all
 from compliance.rules import Rule
 from compliance.trace import Trace
 
@@ -192,7 +192,7 @@ def _reduction(fact: str, tests: list[Leaf]) -> Callable[[object], object] | Non
     operands = [v for leaf in tests if leaf.op != "exists" for v in leaf.operand] if all(
         isinstance(leaf.operand, tuple) for leaf in tests if leaf.op != "exists") else None
     if kind is Kind.COUNTRY and ops <= {"in", "equals", "exists"} and operands is not None:
-        named = frozenset(fold(v) for v in operands)
+        named = fold_all(tuple(operands))
         return lambda value: value if value is None else (
             folded if (folded := fold(value)) in named else _OTHER)
     if kind is Kind.COUNTRIES and ops <= {"includes", "exists"} and operands is not None:

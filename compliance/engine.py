@@ -240,6 +240,11 @@ _NOT = Outcome.NOT_MET
 _ONLY_NOT_MET = {Outcome.NOT_MET}
 
 
+def _binds(pack: RulePack) -> str:
+    """What a pack's law binds, as a standing's detail ends with it (or nothing)."""
+    return f"; it binds {pack.binds}" if pack.binds else ""
+
+
 class _Index:
     """Rules by the countries and HS prefixes their trees need, so an item meets only those.
 
@@ -379,8 +384,7 @@ class Engine:
         # the standings that say the same of every transfer, made once per pack
         self._standings = tuple(
             (Regime(pack, RegimeStatus.FINDINGS), Regime(pack, RegimeStatus.NO_FINDINGS),
-             Regime(pack, RegimeStatus.OUTSIDE, "its reach is not met"
-                    + (f"; it binds {pack.binds}" if pack.binds else "")))
+             Regime(pack, RegimeStatus.OUTSIDE, "its reach is not met" + _binds(pack)))
             for pack, _, _ in self._regimes)
         # Between two days on which some rule comes into force or ends, the same rules are
         # in force: what is in force is worked out once for each such period.
@@ -485,12 +489,11 @@ class Engine:
                 elif Outcome.MET in outcomes:
                     regimes.append(clear)
                 else:  # the traces, only to name the facts that would settle it
-                    binds = f"; it binds {pack.binds}" if pack.binds else ""
                     traces = [evaluate(transfer, item, env) for item in transfer.items]
                     missing = sorted({f for t in traces for f in missing_facts(t)})
                     regimes.append(Regime(pack, RegimeStatus.UNDETERMINED,
                                           "whether its law reaches the transfer turns on "
-                                          + ", ".join(missing) + binds))
+                                          + ", ".join(missing) + _binds(pack)))
         return tuple(regimes)
 
     def verdicts(self, transfer: Transfer,

@@ -304,13 +304,13 @@ def fold(value: Any) -> Any:
 
 
 @functools.lru_cache(maxsize=4096)
-def _folded(operand: tuple[Any, ...]) -> frozenset[Any]:
+def fold_all(operand: tuple[Any, ...]) -> frozenset[Any]:
     """An operand's values as ``in`` and ``equals`` compare them (kept per operand)."""
     return frozenset(fold(v) for v in operand)
 
 
 def _test_in(actual: Any, operand: tuple[Any, ...], mods: dict[str, Any], env: Env) -> Result:
-    return (Outcome.MET if fold(actual) in _folded(operand) else Outcome.NOT_MET), ""
+    return (Outcome.MET if fold(actual) in fold_all(operand) else Outcome.NOT_MET), ""
 
 
 def _test_includes(actual: tuple[str, ...], operand: tuple[str, ...], mods: dict[str, Any],
@@ -406,7 +406,7 @@ _MET, _NOT, _UNK = Outcome.MET, Outcome.NOT_MET, Outcome.UNKNOWN
 
 
 def _fast_in(operand: tuple[Any, ...], mods: dict[str, Any]) -> Callable[[Any], Outcome]:
-    folded = _folded(operand)
+    folded = fold_all(operand)
     return lambda value: _MET if fold(value) in folded else _NOT
 
 

@@ -738,8 +738,8 @@ SELECT {line_offset} AS row, 1 AS item,
     return con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0] - rejected
 
 
-def _delimiter(path: Path, layout: Layout) -> str:
-    """The CSV delimiter: the mapping's; a tab for .tsv; else the header's own.
+def _delimiter(path: Path, layout: Layout, header: str) -> str:
+    """The CSV delimiter: the mapping's; a tab for .tsv; else the ``header``'s own.
 
     A header with no comma and one of ``;``, ``|`` or a tab is split on that
     (spreadsheets in much of Europe save CSV with semicolons); any other
@@ -749,8 +749,6 @@ def _delimiter(path: Path, layout: Layout) -> str:
         return layout.delimiter
     if _suffix(path) == ".tsv":
         return "\t"
-    with _open(path) as handle:
-        header = handle.readline(1 << 16).decode(layout.encoding, errors="replace")
     if "," in header:
         return ","
     others = [mark for mark in (";", "|", "\t") if mark in header]
@@ -763,8 +761,8 @@ def _text_of(path: Path, encoding: str) -> io.TextIOWrapper:
                             errors="replace", newline="")
 
 
-def _named_twice(path: Path, delimiter: str, encoding: str) -> dict[str, int]:
-    """The names a CSV header gives to several columns, case folded, with how many.
+def _named_twice(header: str, delimiter: str) -> dict[str, int]:
+    """The names a CSV ``header`` gives to several columns, case folded, with how many.
 
     Compared without case, as SQL names are; DuckDB reads such columns under
     new names (``Country``, ``country_1``), and a field must not be read from
@@ -773,11 +771,10 @@ def _named_twice(path: Path, delimiter: str, encoding: str) -> dict[str, int]:
     import csv
 
     try:
-        with _text_of(path, encoding) as handle:
-            header = next(csv.reader(handle, delimiter=delimiter), [])
+        names = next(csv.reader([header], delimiter=delimiter), [])
     except csv.Error:  # a header past the csv module's limits: DuckDB says what is wrong
         return {}
-    counts = Counter(name.casefold() for name in header)
+    counts = Counter(name.casefold() for name in names)
     return {name: n for name, n in counts.items() if n > 1}
 
 
@@ -839,8 +836,8 @@ def _long_line(path: Path) -> tuple[int, int] | None:
 _LATIN_1 = "a file in Latin-1 (ISO 8859-1) is read with encoding: latin-1 in its column mapping"
 
 
-def _check_header(path: Path, encoding: str) -> None:
-    """Raise :class:`UsageError` if the header is not text in ``encoding``.
+def _header(path: Path, encoding: str) -> str:
+    """A CSV file's first line, as text; :class:`UsageError` if it is not text in ``encoding``.
 
     DuckDB would read an undecodable header as a row of data, under names of its own.
     """
@@ -851,7 +848,7 @@ def _check_header(path: Path, encoding: str) -> None:
                          "a CSV file is text; a spreadsheet's own format (.xlsx) is saved"
                          " as CSV first")
     try:
-        header.decode(encoding)
+        return header.decode("utf-8-sig" if encoding == "utf-8" else encoding)
     except UnicodeDecodeError as exc:
         raise UsageError(f"line 1, the header, is not {encoding.upper()} text (byte"
                          f" 0x{header[exc.start]:02x} at byte {exc.start + 1})",
@@ -861,9 +858,9 @@ def _check_header(path: Path, encoding: str) -> None:
 def _read_csv(con: Any, path: Path, layout: Layout, gate: CountryGate | None) -> int:
     import duckdb
 
-    _check_header(path, layout.encoding)
-    delimiter = _delimiter(path, layout)
-    twice = _named_twice(path, delimiter, layout.encoding)
+    header = _header(path, layout.encoding)
+    delimiter = _delimiter(path, layout, header)
+    twice = _named_twice(header, delimiter)
     try:
         con.execute(f"""CREATE TEMP VIEW source AS SELECT * FROM read_csv('{path}', header=true,
             all_varchar=true, delim='{delimiter.replace("'", "''")}', store_rejects=true,
