@@ -866,8 +866,9 @@ def _read_csv(con: Any, path: Path, layout: Layout, gate: CountryGate | None) ->
             all_varchar=true, delim='{delimiter.replace("'", "''")}', store_rejects=true,
             rejects_table='csv_errors', rejects_scan='csv_scans',
             max_line_size={MAX_LINE_BYTES}, encoding='{layout.encoding}')""")
-        con.execute("CREATE TEMP TABLE csv_source AS SELECT row_number() OVER () AS data_row, *"
-                    " FROM source")
+        # Rows are kept in the order read (preserve_insertion_order), so a row's rowid is
+        # its index in the file: numbering them with a window would cost a third more.
+        con.execute("CREATE TEMP TABLE csv_source AS SELECT * FROM source")
     except duckdb.InvalidInputException as exc:
         # DuckDB stops at a line past its limit, and numbers it from where it began reading
         found = _long_line(path) if "Maximum line size" in str(exc) else None
@@ -885,11 +886,16 @@ def _read_csv(con: Any, path: Path, layout: Layout, gate: CountryGate | None) ->
     offsets = {1: 0}
     for j, line in enumerate(sorted(skipped), start=1):
         offsets[line - j] = j
-    con.execute("CREATE TEMP TABLE line_breaks (start_row BIGINT, offset_rows BIGINT)")
-    con.executemany("INSERT INTO line_breaks VALUES (?, ?)", sorted(offsets.items()))
-    con.execute("CREATE TEMP VIEW numbered AS SELECT c.*, c.data_row + 1 + b.offset_rows AS"
-                " file_line FROM csv_source c ASOF JOIN line_breaks b ON c.data_row >="
-                " b.start_row")
+    rows = "(SELECT rowid + 1 AS data_row, * FROM csv_source)"
+    if not skipped:  # most files: no join on every read of the rows
+        con.execute(f"CREATE TEMP VIEW numbered AS SELECT *, data_row + 1 AS file_line"
+                    f" FROM {rows}")
+    else:
+        con.execute("CREATE TEMP TABLE line_breaks (start_row BIGINT, offset_rows BIGINT)")
+        con.executemany("INSERT INTO line_breaks VALUES (?, ?)", sorted(offsets.items()))
+        con.execute(f"CREATE TEMP VIEW numbered AS SELECT c.*, c.data_row + 1 + b.offset_rows"
+                    f" AS file_line FROM {rows} c ASOF JOIN line_breaks b ON c.data_row >="
+                    f" b.start_row")
     for line, message in con.execute("SELECT line, min(error_message) FROM csv_errors"
                                      " GROUP BY line ORDER BY line").fetchall():
         con.execute("INSERT INTO rejects VALUES (?, ?)",

@@ -1128,3 +1128,24 @@ def test_explain_writes_why_beside_each_finding(tmp_path, cli) -> None:
     without_out = cli("screen", tmp_path / "ledger.csv", "--explain")
     assert without_out.status == 2
     assert without_out.err.startswith("error: --explain writes its columns into the findings file")
+
+
+@pytest.mark.parametrize("blank", [None, 50_001], ids=["clean", "a blank line"])
+def test_rows_of_a_csv_read_in_parallel_keep_their_lines(tmp_path, blank) -> None:
+    # Past some megabytes DuckDB reads a CSV file in parts, a thread each; a row's number
+    # must still be its line (its rowid in the copy of the file is its index in the file)
+    lines = ["id,date,supplier.country,recipient.country,item.description,item.hs_code"]
+    blade = "Sword with a blade engraved " + "with a pattern of " * 6 + "leaves"
+    for line in range(2, 100_002):
+        to = "KP" if line % 1_000 == 7 else "FR"
+        lines.append("" if line == blank else f"L{line},2024-06-19,RU,{to},{blade},930700")
+    path = tmp_path / "ledger.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert path.stat().st_size > 16_000_000  # read in parts: at 9 MB DuckDB reads it whole
+    result = screen(path, BUNDLED)
+    rows = 100_000 - (blank is not None)
+    assert (result.read, result.screened, result.rejected) == (rows, rows, 0)
+    found = [(row, transfer) for row, _, transfer, _, rule, *_ in result.findings
+             if rule == "un.dprk.arms.bladed"]
+    assert len(found) == 100
+    assert all(transfer == f"L{row}" for row, transfer in found), found[:5]
