@@ -9,6 +9,7 @@ the file writes dates and numbers and, for CSV, what separates its columns.
 
 from __future__ import annotations
 
+import codecs
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -51,6 +52,10 @@ NUMBER_MARKS: dict[str, tuple[str, str | None]] = {
 """Each number format's decimal mark and thousands separator."""
 
 
+_CODECS = {"utf-8": "utf-8", "ascii": "utf-8", "cp1252": "windows-1252", "iso8859-1": "latin-1"}
+"""The encodings a layout names, by the name Python's codecs give them."""
+
+
 class Layout(BaseModel):
     """A column mapping: ``columns`` maps our field to the file's column name."""
 
@@ -65,8 +70,21 @@ class Layout(BaseModel):
                                   " written: 1234.56, 1,234.56, 1.234,56 or 1 234,56")
     delimiter: str | None = Field(None, min_length=1, max_length=1,
                                   description="the CSV delimiter (default: read from the header)")
-    encoding: Literal["utf-8", "latin-1"] = Field(
-        "utf-8", description="the CSV file's character encoding: utf-8 or latin-1 (ISO 8859-1)")
+    encoding: Literal["utf-8", "windows-1252", "latin-1"] = Field(
+        "utf-8", description="the CSV file's character encoding: utf-8, windows-1252 (as"
+        " spreadsheets on Windows save CSV) or latin-1 (ISO 8859-1)")
+
+    @field_validator("encoding", mode="before")
+    @classmethod
+    def _encoding_named(cls, value: object) -> object:
+        """Another name of an encoding (utf8, cp1252, iso-8859-1; ascii, part of UTF-8) as ours."""
+        if not isinstance(value, str):
+            return value
+        try:
+            codec = codecs.lookup(value).name
+        except LookupError:
+            return value
+        return _CODECS.get(codec, value)
 
     @field_validator("columns", "constants")
     @classmethod

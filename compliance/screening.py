@@ -14,6 +14,7 @@ file or a data frame; ``item`` numbers the items of a JSONL transfer.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import gzip
 import importlib.util
@@ -833,7 +834,34 @@ def _long_line(path: Path) -> tuple[int, int] | None:
     return None
 
 
-_LATIN_1 = "a file in Latin-1 (ISO 8859-1) is read with encoding: latin-1 in its column mapping"
+_ENCODINGS = ("a CSV file saved by a spreadsheet on Windows is read with encoding: windows-1252 in"
+              " its column mapping; one in ISO 8859-1, with encoding: latin-1")
+
+
+def _c1_control(error: UnicodeError) -> tuple[str, int]:
+    """Bytes Windows-1252 leaves unassigned (0x81, 0x8d, 0x8f, 0x90, 0x9d) read as the C1
+    controls of the same numbers, as Windows itself and web browsers read them."""
+    assert isinstance(error, UnicodeDecodeError)
+    return error.object[error.start:error.end].decode("latin-1"), error.end
+
+
+_WINDOWS_1252 = "compliance.windows-1252"
+codecs.register_error(_WINDOWS_1252, _c1_control)
+
+
+def _as_utf_8(path: Path, work: str) -> Path:
+    """A Windows-1252 CSV file written out as UTF-8 in ``work``, line for line.
+
+    DuckDB reads UTF-8 and Latin-1 only (other encodings need an extension it
+    downloads). Each byte is one character, read the same wherever a chunk
+    ends, and no UTF-8 sequence holds a line break: the lines, and so the
+    rows' numbers, are the file's own.
+    """
+    target = Path(work) / ("records" + _suffix(path).removesuffix(GZIPPED))
+    with _open(path) as source, target.open("wb") as out:
+        while chunk := source.read(1 << 20):
+            out.write(chunk.decode("cp1252", _WINDOWS_1252).encode("utf-8"))
+    return target
 
 
 def _header(path: Path, encoding: str) -> str:
@@ -852,20 +880,23 @@ def _header(path: Path, encoding: str) -> str:
     except UnicodeDecodeError as exc:
         raise UsageError(f"line 1, the header, is not {encoding.upper()} text (byte"
                          f" 0x{header[exc.start]:02x} at byte {exc.start + 1})",
-                         _LATIN_1) from None
+                         _ENCODINGS) from None
 
 
-def _read_csv(con: Any, path: Path, layout: Layout, gate: CountryGate | None) -> int:
+def _read_csv(con: Any, path: Path, layout: Layout, gate: CountryGate | None, work: str) -> int:
     import duckdb
 
-    header = _header(path, layout.encoding)
+    encoding = layout.encoding
+    if encoding == "windows-1252":
+        path, encoding = _as_utf_8(path, work), "utf-8"
+    header = _header(path, encoding)
     delimiter = _delimiter(path, layout, header)
     twice = _named_twice(header, delimiter)
     try:
         con.execute(f"""CREATE TEMP VIEW source AS SELECT * FROM read_csv('{path}', header=true,
             all_varchar=true, delim='{delimiter.replace("'", "''")}', store_rejects=true,
             rejects_table='csv_errors', rejects_scan='csv_scans',
-            max_line_size={MAX_LINE_BYTES}, encoding='{layout.encoding}')""")
+            max_line_size={MAX_LINE_BYTES}, encoding='{encoding}')""")
         # Rows are kept in the order read (preserve_insertion_order), so a row's rowid is
         # its index in the file; a window (row_number() OVER ()) would hold every row.
         con.execute("CREATE TEMP TABLE csv_source AS SELECT * FROM source")
@@ -879,7 +910,7 @@ def _read_csv(con: Any, path: Path, layout: Layout, gate: CountryGate | None) ->
                          "a record is far shorter: the line is damaged, or the file is"
                          " not CSV") from None
     skipped = {row[0] for row in con.execute("SELECT line FROM csv_errors").fetchall()}
-    skipped.update(_blank_lines(path, delimiter, layout.encoding))
+    skipped.update(_blank_lines(path, delimiter, encoding))
     # A data row's line: 1 (the header) + its index + the lines skipped before it (unreadable
     # or blank). The j-th skipped line comes before the rows from index line - j on; skipped
     # lines in a run (or on line 2) share that index, and the last of them counts.
@@ -899,7 +930,7 @@ def _read_csv(con: Any, path: Path, layout: Layout, gate: CountryGate | None) ->
     for line, message in con.execute("SELECT line, min(error_message) FROM csv_errors"
                                      " GROUP BY line ORDER BY line").fetchall():
         con.execute("INSERT INTO rejects VALUES (?, ?)",
-                    [line, "unreadable CSV line: " + ("not UTF-8 text (" + _LATIN_1 + ")"
+                    [line, "unreadable CSV line: " + ("not UTF-8 text (" + _ENCODINGS + ")"
                                                      if "not utf-8 encoded" in message
                                                      else message.splitlines()[0])])
     return _stage_flat(con, "numbered", layout, "file_line", gate, twice)
@@ -1166,7 +1197,7 @@ def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = 
         try:
             _reference_tables(con)
             with _reading(source):
-                result.screened = _load(con, source, kind, layout, gate)
+                result.screened = _load(con, source, kind, layout, work, gate)
                 if thresholds := currencies(rules):  # the rates of these and the records' own
                     stated = con.execute("SELECT code FROM stated_currencies").fetchall()
                     _load_rates(con, work, [*thresholds, *(code for code, in stated if code)])
@@ -1225,7 +1256,7 @@ def _source_kind(source: Any, layout: Layout) -> str | None:
     return kind
 
 
-def _load(con: Any, source: Any, kind: str | None, layout: Layout,
+def _load(con: Any, source: Any, kind: str | None, layout: Layout, work: str,
           gate: CountryGate | None = None) -> int:
     """Read the source (of :func:`_source_kind` ``kind``) into the ``records`` relation and
     ``rejects``; return records screened.
@@ -1235,7 +1266,7 @@ def _load(con: Any, source: Any, kind: str | None, layout: Layout,
     ``records`` may leave out flat rows outside ``gate`` (None: no row left out).
     """
     if kind == "csv":
-        return _read_csv(con, Path(source), layout, gate)
+        return _read_csv(con, Path(source), layout, gate, work)
     if kind == "parquet":
         return _read_parquet(con, Path(source), layout, gate)
     if kind == "jsonl":

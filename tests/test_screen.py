@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
+import gzip
 import io
 import json
 import re
@@ -292,7 +293,6 @@ LEDGER = ("id,date,supplier.country,recipient.country,item.hs_code,item.quantity
 
 
 def test_gzipped_csv_and_jsonl_screen_as_the_plain_files(tmp_path, cli) -> None:
-    import gzip
 
     (tmp_path / "ledger.csv").write_text(LEDGER, encoding="utf-8")
     line = json.dumps({"id": "g", "date": "2024-06-19", "type": "gift",
@@ -318,7 +318,6 @@ def test_gzipped_csv_and_jsonl_screen_as_the_plain_files(tmp_path, cli) -> None:
 
 
 def test_a_gzipped_name_on_a_file_not_gzipped_or_cut_short_is_an_error(tmp_path, cli) -> None:
-    import gzip
 
     whole = gzip.compress(LEDGER.encode() * 50)
     for name, data, says in (
@@ -413,6 +412,49 @@ def test_a_latin_1_file_is_read_with_the_mapping_s_encoding(tmp_path) -> None:
     assert (result.read, result.screened, result.rejected) == (1, 1, 0)
     [bladed] = [f for f in result.findings if f[4] == "un.dprk.arms.bladed"]
     assert bladed[:6] == (2, 1, "2", "930700", "un.dprk.arms.bladed", "review")
+
+
+@pytest.mark.parametrize("name", ["export.csv", "export.tsv.gz"])
+def test_a_windows_1252_file_is_read_as_windows_writes_it(tmp_path, name) -> None:
+    # Spreadsheets on Windows save CSV in Windows-1252, which DuckDB cannot read without an
+    # extension; its euro sign and curly quotes are bytes Latin-1 takes for control codes
+    mark = "\t" if ".tsv" in name else ";"
+    rows = [["DATE", "FROM", "TO", "Désignation", "SH"],
+            ["2024-06-19", "FR", "KP", "“Épée” de parade – 1 500 €", "930700"]]
+    raw = "".join(mark.join(row) + "\r\n" for row in rows).encode("cp1252")
+    raw += mark.join(["2024-06-19", "FR", "KP", "Poignard\x81 sword", "930700"]).encode(
+        "latin-1") + b"\r\n"  # 0x81 is unassigned: Windows reads it as U+0081
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(raw) if name.endswith(".gz") else raw)
+    columns = ("columns:\n  date: DATE\n  supplier.country: FROM\n  recipient.country: TO\n"
+               "  item.description: Désignation\n  item.hs_code: SH\n")
+    (tmp_path / "map.yaml").write_text(columns, encoding="utf-8")
+    (tmp_path / "windows.yaml").write_text(columns + "encoding: windows-1252\n", encoding="utf-8")
+    with pytest.raises(compliance.UsageError) as raised:
+        compliance.screen(path, mapping=tmp_path / "map.yaml")
+    assert "line 1, the header, is not UTF-8 text" in str(raised.value)
+    assert "encoding: windows-1252" in raised.value.hint
+    result = compliance.screen(path, mapping=tmp_path / "windows.yaml", explain=True)
+    assert (result.read, result.screened, result.rejected) == (2, 2, 0)
+    explained = {f[0]: f[7] for f in result.findings if f[4] == "un.dprk.arms.bladed"}
+    assert "description = “Épée” de parade – 1 500 €" in explained[2]
+    assert "description = Poignard\x81 sword (mentions sword)" in explained[3]
+
+
+@pytest.mark.parametrize(("named", "encoding"), [
+    ("UTF8", "utf-8"), ("us-ascii", "utf-8"), ("cp1252", "windows-1252"),
+    ("Windows-1252", "windows-1252"), ("ISO-8859-1", "latin-1"), ("latin1", "latin-1")])
+def test_an_encoding_may_be_named_by_another_of_its_names(named, encoding) -> None:
+    assert Layout(encoding=named).encoding == encoding
+
+
+def test_an_encoding_not_offered_is_refused_with_those_that_are(tmp_path, cli) -> None:
+    (tmp_path / "map.yaml").write_text("columns:\n  date: DAY\nencoding: utf-16\n")
+    (tmp_path / "ledger.csv").write_text("DAY\n2024-06-19\n", encoding="utf-8")
+    run = cli("screen", tmp_path / "ledger.csv", "--map", tmp_path / "map.yaml")
+    assert run.status == 2 and run.out == ""
+    assert run.err.startswith(f"{tmp_path / 'map.yaml'}:3:11: invalid-value: Input should be"
+                              " 'utf-8', 'windows-1252' or 'latin-1'"), run.err
 
 
 def test_a_list_column_of_transit_countries_screens_as_the_text_of_a_csv_cell(tmp_path) -> None:
