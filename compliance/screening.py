@@ -857,7 +857,7 @@ def _as_utf_8(path: Path, work: str) -> Path:
     ends, and no UTF-8 sequence holds a line break: the lines, and so the
     rows' numbers, are the file's own.
     """
-    target = Path(work) / ("records" + _suffix(path).removesuffix(GZIPPED))
+    target = Path(work) / ("records" + _suffix(path))  # .tsv of ledger.tsv.gz: its delimiter
     with _open(path) as source, target.open("wb") as out:
         while chunk := source.read(1 << 20):
             out.write(chunk.decode("cp1252", _WINDOWS_1252).encode("utf-8"))
