@@ -82,8 +82,8 @@ def _parser() -> argparse.ArgumentParser:
                         " gzipped: .csv.gz)")
     screen.add_argument("--map", metavar="FILE", help="column mapping (YAML)")
     screen.add_argument("--out", "-o", metavar="FILE",
-                        help="findings: .parquet, .csv, .tsv or .jsonl (default: none, summary"
-                             " only)")
+                        help="findings: .parquet, .csv, .tsv or .jsonl, the last three also"
+                             " gzipped: .csv.gz (default: none, summary only)")
     screen.add_argument("--rejects", metavar="FILE",
                         help="rejected rows and reasons (default: beside --out,"
                              " NAME.rejects.csv; without --out, the first few on stderr)")

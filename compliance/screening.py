@@ -59,6 +59,15 @@ def _suffix(path: Path) -> str:
     return path.suffix.lower()
 
 
+def _stem(path: Path) -> str:
+    """A file's name without the suffixes that name its format: ``findings`` of
+    ``findings.csv.gz``."""
+    name = path.name
+    if _suffix(path) != path.suffix.lower():  # gzipped: the format's suffix is the one before
+        name = name[:-len(GZIPPED)]
+    return name[:len(name) - len(Path(name).suffix)]
+
+
 def _open(path: Path) -> IO[bytes]:
     """A records file's bytes, unzipped if it is gzipped."""
     return gzip.open(path, "rb") if path.suffix.lower() == GZIPPED else path.open("rb")
@@ -1133,10 +1142,13 @@ def _copy_options(path: str | Path) -> str:
     target = Path(path)
     options = {".parquet": "FORMAT parquet", ".csv": "FORMAT csv, HEADER true",
                ".tsv": "FORMAT csv, HEADER true, DELIMITER '\t'",
-               ".jsonl": "FORMAT json", ".ndjson": "FORMAT json"}.get(target.suffix.lower())
+               ".jsonl": "FORMAT json", ".ndjson": "FORMAT json"}.get(_suffix(target))
     if options is None:
         raise UsageError(f"cannot tell the format of {path}",
-                         "name it .parquet, .csv, .tsv or .jsonl")
+                         "name it .parquet, .csv, .tsv or .jsonl (the last three may be"
+                         " gzipped: .csv.gz)")
+    if target.suffix.lower() == GZIPPED:
+        options += ", COMPRESSION gzip"
     if not target.parent.is_dir():
         raise UsageError(f"cannot write {path}: no folder {target.parent}")
     return options
@@ -1184,7 +1196,7 @@ def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = 
     layout = layout or Layout()
     kind = _source_kind(source, layout)
     if rejects is None and out is not None:
-        rejects = Path(out).with_name(Path(out).stem + ".rejects.csv")
+        rejects = Path(out).with_name(_stem(Path(out)) + ".rejects.csv")
     for target in (out, rejects):
         if target is not None:
             _copy_options(target)

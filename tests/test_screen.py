@@ -573,8 +573,26 @@ def test_a_source_that_is_not_there_or_not_known_is_named_once(tmp_path, cli, na
     assert run.status == 2 and says in run.err and run.err.count(name) == 1
 
 
+@pytest.mark.parametrize("name", ["findings.csv", "findings.tsv", "findings.jsonl"])
+def test_findings_may_be_written_gzipped(tmp_path, cli, name) -> None:
+    (tmp_path / "ledger.csv").write_text(LEDGER, encoding="utf-8")
+    plain, zipped = tmp_path / "plain", tmp_path / "zipped"
+    plain.mkdir()
+    zipped.mkdir()
+    wrote = cli("screen", tmp_path / "ledger.csv", "--out", plain / name)
+    run = cli("screen", tmp_path / "ledger.csv", "--out", zipped / f"{name}.gz")
+    assert run.status == wrote.status == 2  # a row of the ledger is rejected
+    assert run.out == wrote.out.replace(f"{plain / name}", f"{zipped / name}.gz").replace(
+        str(plain), str(zipped))
+    assert gzip.decompress((zipped / f"{name}.gz").read_bytes()) == (plain / name).read_bytes()
+    # the rejects beside them, named after the findings without their suffixes
+    assert (zipped / "findings.rejects.csv").read_bytes() == (
+        plain / "findings.rejects.csv").read_bytes()
+
+
 @pytest.mark.parametrize(("target", "says"), [
-    ("missing/found.csv", "no folder"), ("found.xlsx", "cannot tell the format")])
+    ("missing/found.csv", "no folder"), ("found.xlsx", "cannot tell the format"),
+    ("found.parquet.gz", "cannot tell the format")])
 def test_an_output_that_cannot_be_written_stops_the_run_first(tmp_path, cli, monkeypatch,
                                                              target, says) -> None:
     from compliance import screening
