@@ -1185,7 +1185,7 @@ def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = 
            explain: bool = False) -> ScreenResult:
     """Screen trade records (a CSV, JSONL or Parquet path, or a data frame) against rules.
 
-    With ``out``, findings are written there (Parquet, CSV or JSONL by its
+    With ``out``, findings are written there (Parquet, CSV or JSONL, gzipped or not, by its
     suffix) and rejects beside it (or to ``rejects``); without, they are
     returned in the result as tuples ``(row, item, transfer, hs_code, rule,
     verdict, citation)`` and ``(row, reason)``, unless ``keep`` is False
