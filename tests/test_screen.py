@@ -394,21 +394,26 @@ def test_a_blank_line_before_text_is_found_across_chunks(parts, size) -> None:
         assert _blank_before_text(path, size) == bool(first and data[first.start():].strip())
 
 
+def _export_mappings(folder: Path, encoding: str) -> None:
+    """map.yaml and encoded.yaml (the same, with ``encoding``) for a French export's columns."""
+    columns = ("columns:\n  date: DATE\n  supplier.country: FROM\n  recipient.country: TO\n"
+               "  item.description: Désignation\n  item.hs_code: SH\n")
+    (folder / "map.yaml").write_text(columns, encoding="utf-8")
+    (folder / "encoded.yaml").write_text(columns + f"encoding: {encoding}\n", encoding="utf-8")
+
+
 def test_a_latin_1_file_is_read_with_the_mapping_s_encoding(tmp_path) -> None:
     path = tmp_path / "export.csv"
     path.write_bytes("DATE;FROM;TO;Désignation;SH\n"
                      "2024-06-19;FR;KP;Épée de parade;930700\n".encode("latin-1"))
-    columns = ("columns:\n  date: DATE\n  supplier.country: FROM\n  recipient.country: TO\n"
-               "  item.description: Désignation\n  item.hs_code: SH\n")
-    (tmp_path / "map.yaml").write_text(columns, encoding="utf-8")
-    (tmp_path / "latin.yaml").write_text(columns + "encoding: latin-1\n", encoding="utf-8")
+    _export_mappings(tmp_path, "latin-1")
     # as UTF-8 the header is not text: DuckDB would take it for a row, its columns unnamed
     with pytest.raises(compliance.UsageError) as raised:
         compliance.screen(path, mapping=tmp_path / "map.yaml")
     assert str(raised.value) == (f"{path}: line 1, the header, is not UTF-8 text (byte 0xe9"
                                  " at byte 15)")
     assert "encoding: latin-1" in raised.value.hint
-    result = compliance.screen(path, mapping=tmp_path / "latin.yaml", explain=True)
+    result = compliance.screen(path, mapping=tmp_path / "encoded.yaml", explain=True)
     assert (result.read, result.screened, result.rejected) == (1, 1, 0)
     [bladed] = [f for f in result.findings if f[4] == "un.dprk.arms.bladed"]
     assert bladed[:6] == (2, 1, "2", "930700", "un.dprk.arms.bladed", "review")
@@ -426,15 +431,12 @@ def test_a_windows_1252_file_is_read_as_windows_writes_it(tmp_path, name) -> Non
         "latin-1") + b"\r\n"  # 0x81 is unassigned: Windows reads it as U+0081
     path = tmp_path / name
     path.write_bytes(gzip.compress(raw) if name.endswith(".gz") else raw)
-    columns = ("columns:\n  date: DATE\n  supplier.country: FROM\n  recipient.country: TO\n"
-               "  item.description: Désignation\n  item.hs_code: SH\n")
-    (tmp_path / "map.yaml").write_text(columns, encoding="utf-8")
-    (tmp_path / "windows.yaml").write_text(columns + "encoding: windows-1252\n", encoding="utf-8")
+    _export_mappings(tmp_path, "windows-1252")
     with pytest.raises(compliance.UsageError) as raised:
         compliance.screen(path, mapping=tmp_path / "map.yaml")
     assert "line 1, the header, is not UTF-8 text" in str(raised.value)
     assert "encoding: windows-1252" in raised.value.hint
-    result = compliance.screen(path, mapping=tmp_path / "windows.yaml", explain=True)
+    result = compliance.screen(path, mapping=tmp_path / "encoded.yaml", explain=True)
     assert (result.read, result.screened, result.rejected) == (2, 2, 0)
     explained = {f[0]: f[7] for f in result.findings if f[4] == "un.dprk.arms.bladed"}
     assert "description = “Épée” de parade – 1 500 €" in explained[2]
