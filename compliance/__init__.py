@@ -114,6 +114,9 @@ def screen(
 ) -> Any:
     """Screen bulk trade records (CSV, JSONL, Parquet, or a data frame) in one vectorised pass.
 
+    ``source`` may be a file, a data frame, a folder of records files or a
+    list of paths (each file screened on its own, findings led by ``file``).
+
     Needs the ``screen`` extra (DuckDB). Returns a ``ScreenResult``: counts of
     rows read, screened and rejected, findings per rule and verdict, and the
     findings (and rejected rows) themselves when they are not written to a
@@ -133,7 +136,8 @@ def screen(
     except UnknownColumnError as exc:  # said at the mapping's line that names the column
         if mapping is None:
             raise
-        records = str(source) if isinstance(source, str | Path) else "the data frame"
+        records = exc.records or (str(source) if isinstance(source, str | Path)
+                                  else "the data frame")
         raise unknown_column(mapping, exc, records) from None
 
 

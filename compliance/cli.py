@@ -77,9 +77,10 @@ def _parser() -> argparse.ArgumentParser:
                     " Every row read is screened or rejected with its reason. Exit status:"
                     " 2 if a row was rejected (its findings are unknown) or on bad usage, else"
                     " 1 if a violation was found, else 0.")
-    screen.add_argument("path", metavar="PATH",
+    screen.add_argument("paths", nargs="+", metavar="PATH",
                         help="records: .csv, .tsv, .jsonl or .parquet (the first three also"
-                        " gzipped: .csv.gz)")
+                        " gzipped: .csv.gz), or a folder of them; several are screened each"
+                        " on its own, and their findings led by the file")
     screen.add_argument("--map", metavar="FILE", help="column mapping (YAML)")
     screen.add_argument("--out", "-o", metavar="FILE",
                         help="findings: .parquet, .csv, .tsv or .jsonl, the last three also"
@@ -199,7 +200,8 @@ def _screen(args: argparse.Namespace) -> int:
         raise UsageError("--explain writes its columns into the findings file",
                          "name one with --out FILE")
     rules = compliance.load_rules(args.rules)
-    result = compliance.screen(args.path, rules, mapping=args.map, out=args.out,
+    source = args.paths[0] if len(args.paths) == 1 else args.paths
+    result = compliance.screen(source, rules, mapping=args.map, out=args.out,
                                rejects=args.rejects, as_of=args.as_of, keep=False,
                                explain=args.explain)
     print(result.summary())
@@ -209,11 +211,14 @@ def _screen(args: argparse.Namespace) -> int:
         print(f"rejected rows written to {result.rejects}")
     if result.rejected:  # rows not screened: their findings are unknown, so never a clean run
         if not result.rejects:
-            shown = len(result.first_rejections)
-            more = (f" (the first {shown} of {result.rejected:,};"
-                    " --rejects FILE writes them all)" if result.rejected > shown else "")
-            lines = [f"  row {row}: {reason}" for row, reason in result.first_rejections]
-            print(f"{args.path}: rows rejected{more}:", *lines, sep="\n", file=sys.stderr)
+            for name, part in result.files or [(args.paths[0], result)]:
+                if not part.rejected:
+                    continue
+                shown = len(part.first_rejections)
+                more = (f" (the first {shown} of {part.rejected:,};"
+                        " --rejects FILE writes them all)" if part.rejected > shown else "")
+                lines = [f"  row {row}: {reason}" for row, reason in part.first_rejections]
+                print(f"{name}: rows rejected{more}:", *lines, sep="\n", file=sys.stderr)
         return 2
     return 1 if any(v == "violation" for _, v in result.counts) else 0
 

@@ -176,6 +176,8 @@ class UnknownColumnError(UsageError):
 
     def __init__(self, missing: Iterable[tuple[str, str, str]]) -> None:
         self.missing = tuple(missing)
+        self.records: str | None = None
+        """The file that lacks them, when one of several was screened."""
         field, column, hint = self.missing[0]
         more = len(self.missing) - 1
         super().__init__(f"no column '{column}', which the mapping names for '{field}'"

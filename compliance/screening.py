@@ -82,7 +82,9 @@ class ScreenResult:
 
     ``findings`` and ``rejections`` (row, reason) are kept here when they are
     not written to a file and the caller asked to keep them;
-    ``first_rejections`` holds the first few rejected rows in any case.
+    ``first_rejections`` holds the first few rejected rows in any case. Of
+    several files, the findings and rejections are led by the file, and each
+    file's own result, in ``files``, holds its first rejected rows.
     """
 
     read: int = 0
@@ -91,15 +93,21 @@ class ScreenResult:
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
     per_record: list[tuple[str, str]] = field(default_factory=list)
     findings: list[tuple[Any, ...]] | None = None
-    rejections: list[tuple[int, str]] | None = None
+    rejections: list[tuple[Any, ...]] | None = None
     first_rejections: list[tuple[int, str]] = field(default_factory=list)
     out: str | None = None
     rejects: str | None = None
+    files: list[tuple[str, ScreenResult]] = field(default_factory=list)
+    """Screening several files (or a folder): each file as screened, in the order read."""
 
     def summary(self) -> str:
-        """The counts for a reader: rows, then findings per rule and verdict."""
+        """The counts for a reader: rows (and of each file), then findings per rule and verdict."""
         lines = [f"rows read {self.read:,}; screened {self.screened:,};"
-                 f" rejected {self.rejected:,}"]
+                 f" rejected {self.rejected:,}" + (f" in {len(self.files)} file"
+                                                    + "s" * (len(self.files) > 1)
+                                                    if self.files else "")]
+        lines.extend(f"  {name}: rows read {part.read:,}; screened {part.screened:,};"
+                     f" rejected {part.rejected:,}" for name, part in self.files)
         for rule, reason in self.per_record:
             lines.append(f"judged per record (not vectorised): {rule}: {reason}")
         if self.counts:
@@ -1185,6 +1193,10 @@ def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = 
            explain: bool = False) -> ScreenResult:
     """Screen trade records (a CSV, JSONL or Parquet path, or a data frame) against rules.
 
+    ``source`` may also be a folder (its records files, by name) or a list of
+    paths: each file is screened on its own, as if alone, and the findings
+    and rejects of all of them come out together, each row led by its ``file``.
+
     With ``out``, findings are written there (Parquet, CSV or JSONL, gzipped or not, by its
     suffix) and rejects beside it (or to ``rejects``); without, they are
     returned in the result as tuples ``(row, item, transfer, hs_code, rule,
@@ -1194,12 +1206,16 @@ def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = 
     the records with findings.
     """
     layout = layout or Layout()
-    kind = _source_kind(source, layout)
     if rejects is None and out is not None:
         rejects = Path(out).with_name(_stem(Path(out)) + ".rejects.csv")
     for target in (out, rejects):
         if target is not None:
             _copy_options(target)
+    if isinstance(source, list | tuple) or (isinstance(source, str | Path)
+                                            and Path(source).is_dir()):
+        files = _records_files(source, skip=[t for t in (out, rejects) if t is not None])
+        return _screen_files(files, rules, layout, out, rejects, as_of, keep, explain)
+    kind = _source_kind(source, layout)
     gate = union_gate(r.when for r in rules)
     # a flat file's records are read inside the gate of every rule (the query's among them)
     compiled = compile_rules(rules, as_of, gated=kind != "jsonl" and gate is not None)
@@ -1235,6 +1251,98 @@ def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = 
             for rule, verdict, n in con.execute(
                     "SELECT rule, verdict, count(*) FROM findings GROUP BY ALL").fetchall():
                 result.counts[(rule, verdict)] = n
+            if out is not None:
+                result.out = str(out)
+                _write(con, output, out)
+            elif keep:
+                result.findings = con.execute(output).fetchall()
+            if rejects is not None:
+                result.rejects = str(rejects)
+                _write(con, rejected, rejects)
+            elif keep:
+                result.rejections = con.execute(rejected).fetchall()
+        finally:
+            con.close()
+    return result
+
+
+def _records_files(sources: str | Path | Iterable[str | Path],
+                  skip: Iterable[str | Path] = ()) -> list[Path]:
+    """The records files to screen: each path given, a folder's files of a records format.
+
+    A folder gives its files (not those of its subfolders, nor hidden ones) whose
+    suffix names a records format, by name; the findings and rejects being
+    written (``skip``) are not read, should they be in it. A folder without
+    one is an error, as is a file named twice.
+    """
+    given = [sources] if isinstance(sources, str | Path) else list(sources)
+    if not given:
+        raise UsageError("no records file given")
+    if not all(isinstance(entry, str | Path) for entry in given):
+        raise UsageError("several sources are paths of files or folders",
+                         "screen a data frame on its own")
+    written = {Path(p).resolve() for p in skip}
+    found: list[Path] = []
+    for entry in map(Path, given):
+        if not entry.is_dir():
+            found.append(entry)  # checked as any source is, with the others, before any work
+            continue
+        members = sorted(p for p in entry.iterdir()
+                         if p.is_file() and not p.name.startswith(".")
+                         and _suffix(p) in FORMATS and p.resolve() not in written)
+        if not members:
+            raise UsageError(f"{entry}: no records file in the folder",
+                             "records files are named .csv, .tsv, .jsonl, .ndjson or .parquet"
+                             " (the first four may be gzipped: .csv.gz)")
+        found.extend(members)
+    seen: set[Path] = set()
+    for path in found:
+        if path.resolve() in seen:
+            raise UsageError(f"{path}: named twice", "screen each file once")
+        seen.add(path.resolve())
+    return found
+
+
+def _screen_files(files: list[Path], rules: RuleSet, layout: Layout, out: str | Path | None,
+                  rejects: str | Path | None, as_of: dt.date | None, keep: bool,
+                  explain: bool) -> ScreenResult:
+    """Screen several files, each on its own, into one set of findings and rejects.
+
+    Every file is checked before any is read. Each file's findings and
+    rejects are written to the work folder, then put together, each row led
+    by its ``file`` (the path as given), in the order of the files, then of
+    the rows.
+    """
+    for path in files:
+        _source_kind(path, layout)
+    result = ScreenResult()
+    with tempfile.TemporaryDirectory(prefix="compliance-screen-") as work:
+        found, refused = [], []
+        for n, path in enumerate(files):
+            part_out, part_rejects = Path(work, f"{n}.parquet"), Path(work, f"{n}.rejects.parquet")
+            try:
+                part = screen(path, rules, layout=layout, out=part_out, rejects=part_rejects,
+                              as_of=as_of, keep=False, explain=explain)
+            except UnknownColumnError as exc:
+                exc.records = str(path)  # which of the files lacks the columns
+                raise
+            part.out = part.rejects = None  # written to the work folder, gone with it
+            result.files.append((str(path), part))
+            result.read += part.read
+            result.screened += part.screened
+            result.rejected += part.rejected
+            result.counts.update(part.counts)
+            result.per_record = part.per_record
+            found.append(f"SELECT {n} AS part, {sql_text(str(path))} AS file, *"
+                         f" FROM read_parquet('{part_out}')")
+            refused.append(f"SELECT {n} AS part, {sql_text(str(path))} AS file, *"
+                           f" FROM read_parquet('{part_rejects}')")
+        output = ("SELECT * EXCLUDE (part) FROM (" + " UNION ALL BY NAME ".join(found)
+                  + ") ORDER BY part, row, item, rule")
+        rejected = ("SELECT * EXCLUDE (part) FROM (" + " UNION ALL BY NAME ".join(refused)
+                    + ") ORDER BY part, row")
+        con = _connect(work)
+        try:
             if out is not None:
                 result.out = str(out)
                 _write(con, output, out)

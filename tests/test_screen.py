@@ -1211,3 +1211,94 @@ def test_rows_of_a_csv_read_in_parallel_keep_their_lines(tmp_path, blank) -> Non
              if rule == "un.dprk.arms.bladed"]
     assert len(found) == 100
     assert all(transfer == f"L{row}" for row, transfer in found), found[:5]
+
+
+def _ledgers(folder: Path) -> list[Path]:
+    """Two months of a ledger, a row of each rejected, and a note that is no records file."""
+    folder.mkdir()
+    june, july = folder / "2024-06.csv", folder / "2024-07.csv"
+    june.write_text(LEDGER, encoding="utf-8")
+    july.write_text(LEDGER.splitlines()[0] + "\n" "e,2024-07-02,CN,KP,8471,1,500,USD\n"
+                    "f,2024-07-31,RU,KP,870323,1,10,usd\n" "g,2024-07-31,RU,KP,,1,10,USD\n",
+                    encoding="utf-8")
+    (folder / "README.txt").write_text("June and July\n", encoding="utf-8")
+    return [june, july]
+
+
+def test_a_folder_screens_each_file_as_alone_with_its_name(tmp_path) -> None:
+    files = _ledgers(tmp_path / "ledgers")
+    alone = [screen(path, BUNDLED) for path in files]
+    out = tmp_path / "ledgers" / "findings.csv"  # written into the folder read: not read back
+    for _ in range(2):
+        together = screen(tmp_path / "ledgers", BUNDLED, out=out)
+        assert [name for name, _ in together.files] == [str(path) for path in files]
+        assert [(p.read, p.screened, p.rejected) for _, p in together.files] == [
+            (a.read, a.screened, a.rejected) for a in alone]
+        assert (together.read, together.screened, together.rejected) == (7, 5, 2)
+        assert together.counts == alone[0].counts + alone[1].counts
+        with out.open(encoding="utf-8", newline="") as handle:
+            found = [tuple(row) for row in csv.reader(handle)]
+        assert found[0][:3] == ("file", "row", "item")
+        assert found[1:] == [(str(path), *("" if v is None else str(v) for v in finding))
+                             for path, result in
+                             zip(files, alone, strict=True) for finding in result.findings]
+        rejects = (tmp_path / "ledgers" / "findings.rejects.csv").read_text(encoding="utf-8")
+        assert rejects.splitlines() == [
+            "file,row,reason", f"{files[0]},3,date: '2024-13-01' is not a date",
+            f"{files[0]},5,item.unit_value.currency: 'XYZ' is not an ISO 4217 currency code"]
+    assert together.summary().splitlines()[:3] == [
+        "rows read 7; screened 5; rejected 2 in 2 files",
+        f"  {files[0]}: rows read 4; screened 2; rejected 2",
+        f"  {files[1]}: rows read 3; screened 3; rejected 0"]
+    kept = screen([files[1], files[0]], BUNDLED)  # a list: in its own order
+    assert [f[0] for f in kept.findings] == sorted(
+        (f[0] for f in kept.findings), key=[str(files[1]), str(files[0])].index)
+    assert kept.rejections == [(str(files[0]), 3, "date: '2024-13-01' is not a date"), (
+        str(files[0]), 5, "item.unit_value.currency: 'XYZ' is not an ISO 4217 currency code")]
+
+
+def test_several_files_from_the_command_line(tmp_path, cli) -> None:
+    june, july = _ledgers(tmp_path / "ledgers")
+    run = cli("screen", july, june)
+    assert run.status == 2
+    assert run.out.splitlines()[:3] == ["rows read 7; screened 5; rejected 2 in 2 files",
+                                        f"  {july}: rows read 3; screened 3; rejected 0",
+                                        f"  {june}: rows read 4; screened 2; rejected 2"]
+    assert run.err.splitlines() == [
+        f"{june}: rows rejected:", "  row 3: date: '2024-13-01' is not a date",
+        "  row 5: item.unit_value.currency: 'XYZ' is not an ISO 4217 currency code"]
+    july_only = cli("screen", tmp_path / "ledgers" / ".." / "ledgers" / "2024-07.csv")
+    assert july_only.status == 1 and "rows read 3; screened 3; rejected 0\n" in july_only.out
+    twice = cli("screen", tmp_path / "ledgers", june)
+    assert twice.status == 2 and twice.err.startswith(f"error: {june}: named twice\n")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("none yet\n", encoding="utf-8")
+    empty = cli("screen", tmp_path / "empty")
+    assert empty.status == 2
+    assert empty.err.startswith(f"error: {tmp_path / 'empty'}: no records file in the folder\n")
+
+
+def test_a_bad_file_among_several_is_named_and_nothing_is_written(tmp_path, cli) -> None:
+    june, _ = _ledgers(tmp_path / "ledgers")
+    (tmp_path / "ledgers" / "2024-08.parquet").write_bytes(b"not a parquet file")
+    out = tmp_path / "findings.csv"
+    run = cli("screen", tmp_path / "ledgers", "--out", out)
+    assert run.status == 2 and run.out == "" and not out.exists()
+    assert run.err.startswith(
+        f"error: {tmp_path / 'ledgers' / '2024-08.parquet'}: cannot be read as parquet:")
+    (tmp_path / "ledgers" / "2024-08.parquet").unlink()
+    (tmp_path / "map.yaml").write_text("columns:\n  item.hs_code: HS\n", encoding="utf-8")
+    (tmp_path / "ledgers" / "2024-08.csv").write_text(
+        LEDGER.replace("item.hs_code", "HS"), encoding="utf-8")
+    run = cli("screen", tmp_path / "ledgers" / "2024-08.csv", june, "--map", tmp_path / "map.yaml")
+    assert run.status == 2 and run.out == ""
+    assert run.err.startswith(f"{tmp_path / 'map.yaml'}:2:17: unknown-column: {june} has no"
+                              " column 'HS', which the mapping names for 'item.hs_code'\n")
+
+
+def test_several_sources_are_paths(tmp_path) -> None:
+    june, _ = _ledgers(tmp_path / "ledgers")
+    with pytest.raises(compliance.UsageError, match="several sources are paths"):
+        screen([june, [{"date": "2024-06-19"}]], BUNDLED)
+    with pytest.raises(compliance.UsageError, match="no records file given"):
+        screen([], BUNDLED)
