@@ -159,10 +159,34 @@ def currency_name(code: str) -> str | None:
     return None if currency is None else currency.name
 
 
+CURRENCY_SIGNS: dict[str, tuple[str, ...]] = {
+    "€": ("EUR",), "£": ("GBP",), "₽": ("RUB",), "₹": ("INR",), "₺": ("TRY",), "₴": ("UAH",),
+    "₪": ("ILS",), "₸": ("KZT",), "₾": ("GEL",), "₦": ("NGN",), "₫": ("VND",), "₼": ("AZN",),
+    "US$": ("USD",), "RMB": ("CNY",), "NTD": ("TWD",),
+    "¥": ("JPY", "CNY"), "₩": ("KRW", "KPW"),
+    "$": ("USD", "CAD", "AUD", "HKD", "SGD", "MXN"),
+}
+"""Signs and names that ledgers write in place of ISO 4217 codes (upper case), with the
+codes each may stand for: one, or several (the won of the South and of the North)."""
+
+
+def currency_sign_hint(text: str) -> str | None:
+    """What to write for a currency sign or name (``€``, ``RMB``), or None if it is not one."""
+    codes = CURRENCY_SIGNS.get(text.strip().upper())
+    if codes is None:
+        return None
+    named = [f"{c} ({currency_name(c)})" for c in codes]
+    if len(named) == 1:
+        return f"did you mean {named[0]}?"
+    return "it may stand for " + ", ".join(named[:-1]) + f" or {named[-1]}: give the code"
+
+
 def currency_hint(code: str) -> str | None:
     """A suggestion for a code that is not an ISO 4217 currency code."""
     import pycountry
 
+    if sign := currency_sign_hint(code):
+        return sign
     upper = code.strip().upper()
     if upper != code and currency_name(upper):
         return f"currency codes are upper case: did you mean {upper}?"

@@ -454,8 +454,18 @@ def _checks() -> list[tuple[str | None, str]]:
                " THEN 'item.unit_value.currency: missing for a stated amount'"),
         ("item.unit_value.currency", _check("unit_currency", "item.unit_value.currency",
                                             "unit_currency NOT IN (SELECT code FROM currencies)",
-                                            "is not an ISO 4217 currency code")),
+                                            "is not an ISO 4217 currency code")
+         + f" || {_sign_hint('unit_currency')}"),
     ]
+
+
+def _sign_hint(column: str) -> str:
+    """SQL of what to write for a currency sign or name in ``column`` (`` (did you mean
+    EUR ...)``), or an empty text: the reason a JSONL line gets for it, in the same words."""
+    signs = " ".join(f"WHEN {sql_text(sign)} THEN {sql_text(f' ({hint})')}"
+                     for sign in reference.CURRENCY_SIGNS
+                     if (hint := reference.currency_sign_hint(sign)))
+    return f"CASE {column} {signs} ELSE '' END"
 
 
 _KNOWN = "(SELECT list(code) AS country_codes FROM countries) AS known"

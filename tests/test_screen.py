@@ -1302,3 +1302,30 @@ def test_several_sources_are_paths(tmp_path) -> None:
         screen([june, [{"date": "2024-06-19"}]], BUNDLED)
     with pytest.raises(compliance.UsageError, match="no records file given"):
         screen([], BUNDLED)
+
+
+def test_a_currency_sign_is_rejected_with_the_code_it_stands_for(tmp_path) -> None:
+    from compliance.reference import CURRENCY_SIGNS, currency_name
+
+    assert all(currency_name(code) for codes in CURRENCY_SIGNS.values() for code in codes)
+    signs = [*CURRENCY_SIGNS, "us$", "XYZ"]  # a flat file's currency is read in upper case
+    rows = [[f"r{n}", *GOOD[1:10], "1", "10", sign, "Car"] for n, sign in enumerate(signs)]
+    result, rejects, _ = _screen_rows(tmp_path, rows)
+    assert result.rejected == len(signs)
+    assert rejects[0][1] == ("item.unit_value.currency: '€' is not an ISO 4217 currency code"
+                             " (did you mean EUR (Euro)?)")
+    assert rejects[signs.index("₩")][1].endswith(
+        " (it may stand for KRW (Won) or KPW (North Korean Won): give the code)")
+    assert rejects[-1][1] == "item.unit_value.currency: 'XYZ' is not an ISO 4217 currency code"
+    # a JSONL line is told the same of each sign, in the same words
+    item = {"description": "Car", "hs_code": "870323", "quantity": 1}
+    lines = [json.dumps({"id": f"r{n}", "date": "2024-06-19", "type": "sale",
+                         "supplier": {"name": "S", "country": "RU"},
+                         "recipient": {"name": "R", "country": "KP"},
+                         "items": [{**item, "unit_value": {"amount": 10, "currency": sign}}]})
+             for n, sign in enumerate(CURRENCY_SIGNS)]
+    (tmp_path / "signs.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    told = screen(tmp_path / "signs.jsonl", BUNDLED).rejections
+    assert [reason.removeprefix("items[0].unit_value.currency: ") for _, reason in told] == [
+        reason.removeprefix("item.unit_value.currency: ")
+        for _, reason in rejects[:len(CURRENCY_SIGNS)]]
