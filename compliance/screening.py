@@ -1351,6 +1351,8 @@ def _screen_files(files: list[Path], rules: RuleSet, layout: Layout, out: str | 
                   + ") ORDER BY part, row, item, rule")
         rejected = ("SELECT * EXCLUDE (part) FROM (" + " UNION ALL BY NAME ".join(refused)
                     + ") ORDER BY part, row")
+        if out is None and rejects is None and not keep:
+            return result  # counts only
         con = _connect(work)
         try:
             if out is not None:
