@@ -1221,21 +1221,24 @@ def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = 
     for target in (out, rejects):
         if target is not None:
             _copy_options(target)
-    if isinstance(source, list | tuple) or (isinstance(source, str | Path)
-                                            and Path(source).is_dir()):
-        files = _records_files(source, skip=[t for t in (out, rejects) if t is not None])
-        return _screen_files(files, rules, layout, out, rejects, as_of, keep, explain)
-    kind = _source_kind(source, layout)
+    several = isinstance(source, list | tuple) or (isinstance(source, str | Path)
+                                                   and Path(source).is_dir())
+    sources = (_records_files(source, skip=[t for t in (out, rejects) if t is not None])
+               if several else [source])
+    kinds = [_source_kind(path, layout) for path in sources]  # each checked before any is read
     gate = union_gate(r.when for r in rules)
     # a flat file's records are read inside the gate of every rule (the query's among them)
-    compiled = compile_rules(rules, as_of, gated=kind != "jsonl" and gate is not None)
+    compiled = compile_rules(rules, as_of, gated="jsonl" not in kinds and gate is not None)
     result = ScreenResult(per_record=[(r.id, why) for r, why in compiled.per_record])
     with tempfile.TemporaryDirectory(prefix="compliance-screen-") as work:
         con = _connect(work)
         try:
             _reference_tables(con)
-            with _reading(source):
-                result.screened = _load(con, source, kind, layout, work, gate)
+            with _reading(None if several else source):
+                if several:
+                    _load_files(con, sources, kinds, layout, work, gate, result)
+                else:
+                    result.screened = _load(con, source, kinds[0], layout, work, gate)
                 if thresholds := currencies(rules):  # the rates of these and the records' own
                     stated = con.execute("SELECT code FROM stated_currencies").fetchall()
                     _load_rates(con, work, [*thresholds, *(code for code, in stated if code)])
@@ -1254,10 +1257,16 @@ def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = 
                       + " LEFT JOIN explained e USING (row, item, rule)" * explain
                       + " ORDER BY row, item, rule")
             rejected = "SELECT row, reason FROM rejects ORDER BY row"
+            if several:  # a row is numbered within its file: the file leads it
+                output, rejected = (
+                    f"SELECT p.file, o.row % {PART} AS row, o.* EXCLUDE (row) FROM ({query}) o"
+                    f" JOIN parts p ON p.part = o.row // {PART} ORDER BY {order}"
+                    for query, order in ((output, "o.row, o.item, o.rule"), (rejected, "o.row")))
             result.rejected = con.execute("SELECT count(*) FROM rejects").fetchone()[0]
             result.read = result.screened + result.rejected
-            result.first_rejections = con.execute(
-                f"{rejected} LIMIT {FIRST_REJECTIONS}").fetchall()
+            if not several:  # of several files, each file's own result holds its first
+                result.first_rejections = con.execute(
+                    f"{rejected} LIMIT {FIRST_REJECTIONS}").fetchall()
             for rule, verdict, n in con.execute(
                     "SELECT rule, verdict, count(*) FROM findings GROUP BY ALL").fetchall():
                 result.counts[(rule, verdict)] = n
@@ -1313,61 +1322,58 @@ def _records_files(sources: str | Path | Iterable[str | Path],
     return found
 
 
-def _screen_files(files: list[Path], rules: RuleSet, layout: Layout, out: str | Path | None,
-                  rejects: str | Path | None, as_of: dt.date | None, keep: bool,
-                  explain: bool) -> ScreenResult:
-    """Screen several files, each on its own, into one set of findings and rejects.
+PART = 1 << 40
+"""Of several files screened together, a row of the n-th (from 1) is numbered n * PART + row,
+so that a row is told apart from those of the other files wherever it is read; no file
+holds a trillion rows."""
+_SHARED = frozenset({"countries", "currencies", "hs", "rates", "rejects", "parts",
+                     "all_records", "all_currencies"})
+"""What the files screened together share; the rest a file's reading makes is its own."""
 
-    Every file is checked before any is read. Each file's findings and
-    rejects are written to the work folder, then put together, each row led
-    by its ``file`` (the path as given), in the order of the files, then of
-    the rows.
+
+def _load_files(con: Any, files: list[Path], kinds: list[str | None], layout: Layout,
+                work: str, gate: CountryGate | None, result: ScreenResult) -> None:
+    """Read several files into one ``records`` relation (and ``rejects``), row numbers by
+    :data:`PART`; each file's counts and first rejected rows into ``result.files``.
+
+    Each file is read and checked as it would be alone; its records are kept (a flat
+    file's, those inside the rules' gates), and what its reading made is dropped
+    before the next is read. The rules then judge the records of all files in one
+    query, which is planned once.
     """
-    for path in files:
-        _source_kind(path, layout)
-    result = ScreenResult()
-    with tempfile.TemporaryDirectory(prefix="compliance-screen-") as work:
-        found, refused = [], []
-        for n, path in enumerate(files):
-            part_out, part_rejects = Path(work, f"{n}.parquet"), Path(work, f"{n}.rejects.parquet")
-            try:
-                part = screen(path, rules, layout=layout, out=part_out, rejects=part_rejects,
-                              as_of=as_of, keep=False, explain=explain)
-            except UnknownColumnError as exc:
-                exc.records = str(path)  # which of the files lacks the columns
-                raise
-            part.out = part.rejects = None  # written to the work folder, gone with it
-            result.files.append((str(path), part))
-            result.read += part.read
-            result.screened += part.screened
-            result.rejected += part.rejected
-            result.counts.update(part.counts)
-            result.per_record = part.per_record
-            found.append(f"SELECT {n} AS part, {sql_text(str(path))} AS file, *"
-                         f" FROM read_parquet('{part_out}')")
-            refused.append(f"SELECT {n} AS part, {sql_text(str(path))} AS file, *"
-                           f" FROM read_parquet('{part_rejects}')")
-        output = ("SELECT * EXCLUDE (part) FROM (" + " UNION ALL BY NAME ".join(found)
-                  + ") ORDER BY part, row, item, rule")
-        rejected = ("SELECT * EXCLUDE (part) FROM (" + " UNION ALL BY NAME ".join(refused)
-                    + ") ORDER BY part, row")
-        if out is None and rejects is None and not keep:
-            return result  # counts only
-        con = _connect(work)
+    con.execute("CREATE TEMP TABLE parts (part BIGINT, file VARCHAR)")
+    for n, (path, kind) in enumerate(zip(files, kinds, strict=True), start=1):
+        con.execute("INSERT INTO parts VALUES (?, ?)", [n, str(path)])
+        part = ScreenResult()
         try:
-            if out is not None:
-                result.out = str(out)
-                _write(con, output, out)
-            elif keep:
-                result.findings = con.execute(output).fetchall()
-            if rejects is not None:
-                result.rejects = str(rejects)
-                _write(con, rejected, rejects)
-            elif keep:
-                result.rejections = con.execute(rejected).fetchall()
-        finally:
-            con.close()
-    return result
+            with _reading(path):
+                part.screened = _load(con, path, kind, layout, work, gate)
+                shift = f"row + {n * PART} AS row"
+                for table, query in (
+                        ("all_records", f"SELECT * REPLACE ({shift}) FROM records"),
+                        ("all_currencies", "SELECT code FROM stated_currencies")):
+                    con.execute(f"INSERT INTO {table} BY NAME {query}" if n > 1 else
+                                f"CREATE TEMP TABLE {table} AS {query}")
+        except UnknownColumnError as exc:
+            exc.records = str(path)  # which of the files lacks the columns
+            raise
+        own = f"FROM rejects WHERE row < {PART}"  # this file's: the others' are shifted
+        part.rejected = con.execute(f"SELECT count(*) {own}").fetchone()[0]
+        part.first_rejections = con.execute(
+            f"SELECT row, reason {own} ORDER BY row LIMIT {FIRST_REJECTIONS}").fetchall()
+        con.execute(f"UPDATE rejects SET row = row + {n * PART} WHERE row < {PART}")
+        part.read = part.screened + part.rejected
+        result.files.append((str(path), part))
+        result.screened += part.screened
+        for name, temporary, is_view in con.execute(
+                "SELECT table_name, temporary, false FROM duckdb_tables() UNION ALL"
+                " SELECT view_name, temporary, true FROM duckdb_views() WHERE NOT internal"
+                ).fetchall():
+            if name not in _SHARED:
+                con.execute(f"DROP {'VIEW' if is_view else 'TABLE'}"
+                            f" {'temp.main.' if temporary else ''}{_quote(name)}")
+    con.execute("CREATE TEMP VIEW records AS SELECT * FROM all_records")
+    con.execute("CREATE TEMP VIEW stated_currencies AS SELECT DISTINCT code FROM all_currencies")
 
 
 def _source_kind(source: Any, layout: Layout) -> str | None:

@@ -1329,3 +1329,49 @@ def test_a_currency_sign_is_rejected_with_the_code_it_stands_for(tmp_path) -> No
     assert [reason.removeprefix("items[0].unit_value.currency: ") for _, reason in told] == [
         reason.removeprefix("item.unit_value.currency: ")
         for _, reason in rejects[:len(CURRENCY_SIGNS)]]
+
+
+@pytest.mark.parametrize("fallback", [False, True], ids=["vectorised", "mentions per record"])
+def test_files_of_every_format_screen_together_as_each_alone(tmp_path, fallback) -> None:
+    """A CSV with a blank and an unreadable line, JSONL of two items a line, and Parquet: read
+    together, each file's findings (explained) and rejects are those it has alone."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "a.csv").write_text(
+        LEDGER + "\n" + "e,2024-06-19,RU,KP\n" + "f,2024-06-20,CN,KP,930700,1,10,USD\n",
+        encoding="utf-8")
+    items = [{"description": "Armoured limousine", "hs_code": "870333", "quantity": 1},
+             {"description": "Presentation sword", "hs_code": "930700", "quantity": 2,
+              "unit_value": {"amount": 900, "currency": "EUR"}}]
+    lines = [json.dumps({"id": "g", "date": "2024-06-19", "type": "gift",
+                         "supplier": {"name": "S", "country": "RU"},
+                         "recipient": {"name": "R", "country": "KP"}, "items": items}),
+             json.dumps({"id": "h", "date": "2024-06-19"})]
+    (folder / "b.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    pq.write_table(pa.table({
+        "id": ["i", "j", "k"], "date": ["2023-01-05", "2024-06-19", "2024-06-19"],
+        "supplier.country": ["CN", "RU", "DE"], "recipient.country": ["KP", "KP", "FR"],
+        "item.hs_code": ["8703", "9703", "XX"], "item.description": ["Sedan", "Bust", "Car"],
+        "item.made_in": ["CN", "RU", "DE"]}), folder / "c.parquet")
+    files = [folder / "a.csv", folder / "b.jsonl", folder / "c.parquet"]
+    with pytest.MonkeyPatch.context() as patch:
+        if fallback:
+            patch.setitem(OPERATORS, "mentions", dataclasses.replace(OPERATORS["mentions"],
+                                                                     sql=None))
+        alone = [screen(path, BUNDLED, explain=True) for path in files]
+        together = screen(folder, BUNDLED, explain=True)
+    assert bool(together.per_record) is fallback
+    assert [(p.read, p.screened, p.rejected) for _, p in together.files] == [
+        (a.read, a.screened, a.rejected) for a in alone] == [(6, 3, 3), (2, 1, 1), (3, 2, 1)]
+    assert [p.first_rejections for _, p in together.files] == [a.rejections for a in alone]
+    assert together.findings == [(str(path), *finding) for path, result in
+                                 zip(files, alone, strict=True) for finding in result.findings]
+    assert {(f[0], f[1], f[2]) for f in together.findings} >= {
+        (str(files[0]), 2, 1), (str(files[0]), 8, 1), (str(files[1]), 1, 2),
+        (str(files[2]), 2, 1)}
+    assert together.rejections == [(str(path), *rejection) for path, result in
+                                   zip(files, alone, strict=True)
+                                   for rejection in result.rejections]
