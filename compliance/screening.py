@@ -238,10 +238,19 @@ def _source(layout: Layout, columns: Iterable[str], name: str) -> str:
     if _quote(column) in columns:
         return _quote(column)
     if name in REQUIRED:
+        if {_quote(c) for c in FINDINGS_COLUMNS} <= set(columns):
+            raise UsageError(f"the records have no column for '{name}': they are the findings"
+                             " of a screening", "screen the records the findings came from;"
+                             " write findings outside a folder that is screened")
         raise UsageError(f"the records have no column for '{name}'",
                          "name it with a column mapping: --map mapping.yaml (columns: "
                          f"{{{name}: YOUR_COLUMN}})")
     return ABSENT
+
+
+FINDINGS_COLUMNS = ("row", "item", "transfer", "hs_code", "rule", "verdict", "citation")
+"""The columns of a findings file, as :func:`screen` writes them (led by ``file`` for
+several files, followed by :data:`EXPLAINED` with ``explain``)."""
 
 
 def _check_mapped(layout: Layout, columns: Iterable[str]) -> None:

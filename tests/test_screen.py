@@ -1375,3 +1375,20 @@ def test_files_of_every_format_screen_together_as_each_alone(tmp_path, fallback)
     assert together.rejections == [(str(path), *rejection) for path, result in
                                    zip(files, alone, strict=True)
                                    for rejection in result.rejections]
+
+
+def test_findings_read_back_as_records_are_named_as_findings(tmp_path, cli) -> None:
+    from compliance.screening import FINDINGS_COLUMNS
+
+    _ledgers(tmp_path / "ledgers")
+    first = cli("screen", tmp_path / "ledgers", "--out", tmp_path / "ledgers" / "found.csv")
+    assert first.status == 2  # June has rejected rows
+    header = (tmp_path / "ledgers" / "found.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header.split(",") == ["file", *FINDINGS_COLUMNS]
+    again = cli("screen", tmp_path / "ledgers", "--out", tmp_path / "other.csv")
+    assert again.status == 2 and not (tmp_path / "other.csv").exists()
+    assert again.err.splitlines() == [
+        f"error: {tmp_path / 'ledgers' / 'found.csv'}: the records have no column for 'date':"
+        " they are the findings of a screening",
+        "  hint: screen the records the findings came from; write findings outside a folder"
+        " that is screened"]
