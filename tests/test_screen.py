@@ -1214,7 +1214,7 @@ def test_rows_of_a_csv_read_in_parallel_keep_their_lines(tmp_path, blank) -> Non
 
 
 def _ledgers(folder: Path) -> list[Path]:
-    """Two months of a ledger, a row of each rejected, and a note that is no records file."""
+    """Two months of a ledger (two rows of June rejected) and a note that is no records file."""
     folder.mkdir()
     june, july = folder / "2024-06.csv", folder / "2024-07.csv"
     june.write_text(LEDGER, encoding="utf-8")
