@@ -491,23 +491,25 @@ def durable_facts(path: Path, limit: int) -> int:
         f' TRY_CAST("item.unit_value.amount" AS DOUBLE), "item.unit_value.currency"'
         f' FROM \'{path}\' LIMIT {limit}').fetchall()
     rates = _usd_rates()
-    batch = []
-    refused = [0]
-    global _LOOP_SECONDS, _NOTE
-    _settle()
-    start_loop = time.perf_counter()
-    for index, (date, day, supplier, recipient, via, code, amount, currency) in enumerate(rows):
-        usd = None if amount is None else _in_usd(amount, currency, date, rates)
-        batch.append({"rid": index, "day": day, "supplier": supplier, "recipient": recipient,
-                      "via": via, "hs": code, "usd": usd or 0})
-        if len(batch) == 1000:
-            refused[0] += _assert(name, batch, assert_facts)
-            batch = []
-    if batch:
-        refused[0] += _assert(name, batch, assert_facts)
-    _LOOP_SECONDS = time.perf_counter() - start_loop
-    if refused[0]:
-        _NOTE = f"{refused[0]:,} facts refused as already observed"
+
+    def feed() -> int:
+        """Assert every record as a fact, in batches; return the facts refused."""
+        batch, refused = [], 0
+        for index, (date, day, supplier, recipient, via, code, amount, currency) in enumerate(
+                rows):
+            usd = None if amount is None else _in_usd(amount, currency, date, rates)
+            batch.append({"rid": index, "day": day, "supplier": supplier,
+                          "recipient": recipient, "via": via, "hs": code, "usd": usd or 0})
+            if len(batch) == 1000:
+                refused += _assert(name, batch, assert_facts)
+                batch = []
+        if batch:
+            refused += _assert(name, batch, assert_facts)
+        return refused
+
+    global _NOTE
+    if refused := _timed(feed):
+        _NOTE = f"{refused:,} facts refused as already observed"
     return found[0]
 
 

@@ -51,6 +51,11 @@ FORMATS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".jsonl": "jsonl
 GZIPPED = ".gz"
 
 
+_RECORDS_NAMED = ("named .csv, .tsv, .jsonl, .ndjson or .parquet (the first four may be"
+                  " gzipped: .csv.gz)")
+"""How a records file is named, for the hints of files whose format cannot be told."""
+
+
 def _suffix(path: Path) -> str:
     """The suffix that names the format: ``.csv`` of ``ledger.csv.gz`` too."""
     if path.suffix.lower() == GZIPPED and FORMATS.get(Path(path.stem).suffix.lower()) in (
@@ -1320,8 +1325,7 @@ def _records_files(sources: str | Path | Iterable[str | Path],
                          and _suffix(p) in FORMATS and p.resolve() not in written)
         if not members:
             raise UsageError(f"{entry}: no records file in the folder",
-                             "records files are named .csv, .tsv, .jsonl, .ndjson or .parquet"
-                             " (the first four may be gzipped: .csv.gz)")
+                             "records files are " + _RECORDS_NAMED)
         found.extend(members)
     seen: set[Path] = set()
     for path in found:
@@ -1395,8 +1399,7 @@ def _source_kind(source: Any, layout: Layout) -> str | None:
     kind = FORMATS.get(_suffix(path))
     if kind is None:
         raise UsageError(f"cannot tell the format of {source}",
-                         "name it .csv, .tsv, .jsonl, .ndjson or .parquet (the first four"
-                         " may be gzipped: .csv.gz)")
+                         "name it " + _RECORDS_NAMED)
     if kind == "jsonl" and layout != Layout():
         raise UsageError(f"{source}: a JSONL file holds transfers in the case-file shape;"
                          " column mappings are for CSV and Parquet")
