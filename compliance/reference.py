@@ -207,7 +207,7 @@ class Conversion:
     source: str
 
     def describe(self, src: str, dst: str, on: dt.date) -> str:
-        when = f"rate of {self.rate_date}" + (
+        when = f"of {self.rate_date}" + (
             f" (no rate published for {on}: nearest earlier date used)"
             if self.rate_date != on
             else ""

@@ -354,3 +354,14 @@ def test_a_reach_is_decided_once_for_records_it_cannot_tell_apart(monkeypatch) -
     assert decided == ["t0"]  # the others read as the first did: one country outside, 2024
     member = transfer(id="fr", supplier={"name": "S", "country": "FR"})
     assert kept(member, member.items[0], None) is Outcome.MET and decided == ["t0", "fr"]
+
+
+def test_a_conversion_names_the_ecb_rate_and_the_day_it_was_published() -> None:
+    from compliance.reference import default_rates
+
+    saturday = dt.date(2024, 6, 22)  # the ECB publishes no rate at weekends
+    converted = default_rates().convert(Decimal(90), "GBP", "USD", saturday)
+    assert converted.rate_date == dt.date(2024, 6, 21)
+    assert converted.describe("GBP", "USD", saturday) == (
+        f"1 GBP = {converted.rate} USD, ECB reference rate of 2024-06-21"
+        " (no rate published for 2024-06-22: nearest earlier date used)")
