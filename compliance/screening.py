@@ -1409,7 +1409,9 @@ def _screen_files(con: Any, files: list[Path], kinds: list[str | None], layout: 
             with _reading(path):
                 part.screened = _load(con, path, kind, layout, work, gate)
                 if part.screened >= ALONE_ROWS:  # judged now, its rows shifted as they are read
-                    con.execute("ALTER VIEW records RENAME TO own_records")
+                    # (a JSONL file's records are a table; a flat file's, a view of the file)
+                    con.execute(f"ALTER {'TABLE' if kind == 'jsonl' else 'VIEW'} records"
+                                " RENAME TO own_records")
                     con.execute(f"CREATE TEMP VIEW records AS SELECT * REPLACE ({shift})"
                                 " FROM own_records")
                     judge()

@@ -1334,16 +1334,17 @@ def test_a_currency_sign_is_rejected_with_the_code_it_stands_for(tmp_path) -> No
 
 
 @pytest.mark.parametrize("fallback", [False, True], ids=["vectorised", "mentions per record"])
-@pytest.mark.parametrize(("limits", "queries"), [({}, 1), ({"ALONE_ROWS": 3}, 2),
-                                                ({"KEPT_ROWS": 1}, 3)],
-                         ids=["one query", "the CSV file judged alone", "a query a file"])
+@pytest.mark.parametrize(("limits", "queries"), [
+    ({}, 1), ({"ALONE_ROWS": 3}, 2), ({"ALONE_ROWS": 1}, 3), ({"KEPT_ROWS": 1}, 3)],
+    ids=["one query", "the CSV file judged alone", "each file judged alone", "a query a file"])
 def test_files_of_every_format_screen_together_as_each_alone(tmp_path, fallback, limits,
                                                              queries) -> None:
     """A CSV with a blank and an unreadable line, JSONL of two items a line, and Parquet: read
     together, each file's findings (explained) and rejects are those it has alone.
 
     So whether the files' records are judged in one query, or a big file's (of 3 rows
-    screened, here) as soon as it is read, or each file's kept records once it is read; the
+    screened, here; or of 1, every file) as soon as it is read, or each file's kept
+    records once it is read; the
     rates of the JSONL file's Swiss francs are then loaded after the first query."""
     import pyarrow as pa
     import pyarrow.parquet as pq
