@@ -1165,7 +1165,7 @@ def _explain(con: Any, rules: RuleSet, as_of: dt.date | None) -> None:
                 finding = found.get(rule_id)
                 if finding is None or finding.verdict.value != verdict:
                     raise RuntimeError(
-                        f"row {r['row']}: {rule_id} is {verdict} by the query but"
+                        f"{_row_name(con, r['row'])}: {rule_id} is {verdict} by the query but"
                         f" {finding.verdict.value if finding else 'not met'} by the engine")
                 rows.append((r["row"], r["item"], rule_id, finding.full_explanation,
                              "; ".join(finding.missing) or None,
@@ -1173,6 +1173,14 @@ def _explain(con: Any, rules: RuleSet, as_of: dt.date | None) -> None:
         if rows:
             _insert(writer, "explained", rows)
     writer.close()
+
+
+def _row_name(con: Any, row: int) -> str:
+    """A row as its reader finds it: of several files, the file's own row, after the file."""
+    if row < PART:
+        return f"row {row}"
+    file = con.execute("SELECT file FROM parts WHERE part = ?", [row // PART]).fetchone()[0]
+    return f"{file}: row {row % PART}"
 
 
 FIRST_REJECTIONS = 10

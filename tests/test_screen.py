@@ -1400,6 +1400,17 @@ def test_files_of_every_format_screen_together_as_each_alone(tmp_path, fallback,
                                    for rejection in result.rejections]
 
 
+def test_an_explanation_that_contradicts_the_query_names_the_file_and_row(
+        tmp_path, monkeypatch) -> None:
+    """A bug guard: the engine's trace must give each finding the query's verdict."""
+    june, _ = _ledgers(tmp_path / "ledgers")
+    monkeypatch.setattr(Engine, "explain", lambda *args: {})  # as if the engine met no rule
+    with pytest.raises(RuntimeError, match=re.escape(f"{june}: row 2: ")):
+        screen(tmp_path / "ledgers", BUNDLED, explain=True)
+    with pytest.raises(RuntimeError, match=r"^row 2: .* by the query but not met by the engine"):
+        screen(june, BUNDLED, explain=True)
+
+
 def test_findings_read_back_as_records_are_named_as_findings(tmp_path, cli) -> None:
     from compliance.screening import FINDINGS_COLUMNS
 
