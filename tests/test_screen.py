@@ -23,7 +23,7 @@ from compliance.engine import Engine
 from compliance.layouts import Layout
 from compliance.loader import load_layout
 from compliance.operators import OPERATORS, Outcome
-from compliance.screening import screen
+from compliance.screening import FIRST_REJECTIONS, screen
 from compliance.testing import transfers, violating
 from tests.conftest import DATA
 
@@ -527,7 +527,6 @@ def test_rejected_rows_are_named_and_fail_the_run(tmp_path, cli) -> None:
 
 
 def test_only_the_first_rejected_rows_are_printed(tmp_path, cli) -> None:
-    from compliance.screening import FIRST_REJECTIONS
 
     bad = "x,2024-02-30,RU,KP,870323,1,10,USD\n" * (FIRST_REJECTIONS + 5)
     (tmp_path / "ledger.csv").write_text(LEDGER + bad, encoding="utf-8")
@@ -1281,14 +1280,28 @@ def test_several_files_from_the_command_line(tmp_path, cli) -> None:
 
 
 def test_a_bad_file_among_several_is_named_and_nothing_is_written(tmp_path, cli) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     june, _ = _ledgers(tmp_path / "ledgers")
     (tmp_path / "ledgers" / "2024-08.parquet").write_bytes(b"not a parquet file")
+    september = pa.table({"date": ["2024-09-02"], "recipient.country": ["KP"]})
+    pq.write_table(september, tmp_path / "ledgers" / "2024-09.parquet")
     out = tmp_path / "findings.csv"
     run = cli("screen", tmp_path / "ledgers", "--out", out)
     assert run.status == 2 and run.out == "" and not out.exists()
     assert run.err.startswith(
         f"error: {tmp_path / 'ledgers' / '2024-08.parquet'}: cannot be read as parquet:")
+    # Parquet files of the same columns are read as one: a problem is said of them all
+    pq.write_table(september, tmp_path / "ledgers" / "2024-08.parquet")
+    run = cli("screen", tmp_path / "ledgers" / "2024-08.parquet",
+              tmp_path / "ledgers" / "2024-09.parquet")
+    assert run.status == 2 and run.out == ""
+    assert run.err.startswith(
+        f"error: {tmp_path / 'ledgers' / '2024-08.parquet'} (or the file read with it):"
+        " the records have no column for 'supplier.country'")
     (tmp_path / "ledgers" / "2024-08.parquet").unlink()
+    (tmp_path / "ledgers" / "2024-09.parquet").unlink()
     (tmp_path / "map.yaml").write_text("columns:\n  item.hs_code: HS\n", encoding="utf-8")
     (tmp_path / "ledgers" / "2024-08.csv").write_text(
         LEDGER.replace("item.hs_code", "HS"), encoding="utf-8")
@@ -1395,6 +1408,65 @@ def test_files_of_every_format_screen_together_as_each_alone(tmp_path, fallback,
     # the francs converted at the rates of the day: no other file, and no rule, needs them
     assert (str(files[1]), 1, 3, "g", "691110", "un.dprk.luxury.porcelain_tableware",
             "violation") in [f[:7] for f in together.findings]
+    assert together.rejections == [(str(path), *rejection) for path, result in
+                                   zip(files, alone, strict=True)
+                                   for rejection in result.rejections]
+
+
+@pytest.mark.parametrize("fallback", [False, True], ids=["vectorised", "mentions per record"])
+def test_parquet_files_of_the_same_columns_are_read_as_one_and_screen_as_each_alone(
+        tmp_path, fallback) -> None:
+    """Daily Parquet files are read together, as one relation: each file's findings
+    (explained, a record without an id named by its own row), rejects and first rejected
+    rows are still those it has alone. A Parquet file of other columns, and a CSV file,
+    are read on their own."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "days"
+    folder.mkdir()
+    names = ("date", "supplier.country", "recipient.country", "item.hs_code",
+             "item.description", "item.unit_value.amount", "item.unit_value.currency")
+
+    def day(path: Path, rows: list[tuple[Any, ...]], typed_date: bool = False) -> None:
+        types = [pa.date32() if typed_date else pa.string(), *[pa.string()] * 4, pa.float64(),
+                 pa.string()]
+        pq.write_table(pa.table({name: pa.array(column, kind) for name, column, kind in zip(
+            names, zip(*rows, strict=True), types, strict=True)}), path)
+
+    day(folder / "2024-06-19.parquet", [
+        ("2024-06-19", "RU", "KP", "870323", "Limousine", 250000.0, "EUR"),
+        ("2024-13-01", "RU", "KP", "870323", "Limousine", 10.0, "USD"),
+        ("2024-06-19", "CN", "KP", "691110", "Porcelain tea set", 100.0, "CHF")])
+    day(folder / "2024-06-20.parquet", [("2024-06-20", "RU", "KP", "XX", "Car", 10.0, "USD")] * 11
+        + [("2024-06-20", "CN", "FR", "870323", "Car", 10.0, "USD"),
+           ("2024-06-20", "RU", "KP", "930700", "Presentation sword", None, None)])
+    day(folder / "2024-06-21.parquet", [(dt.date(2024, 6, 21), "RU", "KP", "870323", "Sedan",
+                                         9000.0, "USD")], typed_date=True)
+    (folder / "2024-06-22.csv").write_text(LEDGER, encoding="utf-8")
+    files = sorted(folder.iterdir())
+    with pytest.MonkeyPatch.context() as patch:
+        if fallback:
+            patch.setitem(OPERATORS, "mentions", dataclasses.replace(OPERATORS["mentions"],
+                                                                     sql=None))
+        alone = [screen(path, BUNDLED, explain=True) for path in files]
+        turns: list[int] = []
+        judge = screening._Judging.__call__
+        patch.setattr(screening._Judging, "__call__",
+                      lambda self: (turns.append(self.turns), judge(self)))
+        together = screen(folder, BUNDLED, explain=True)
+    assert turns == [0, 1]  # the two files of the same columns; the other two, kept
+    assert [(p.read, p.screened, p.rejected) for _, p in together.files] == [
+        (a.read, a.screened, a.rejected) for a in alone] == [
+        (3, 2, 1), (13, 2, 11), (1, 1, 0), (4, 2, 2)]
+    assert [p.first_rejections for _, p in together.files] == [
+        a.rejections[:FIRST_REJECTIONS] for a in alone]
+    assert together.findings == [(str(path), *finding) for path, result in
+                                 zip(files, alone, strict=True) for finding in result.findings]
+    assert {(f[0], f[1], f[3], f[5], f[6]) for f in together.findings} >= {
+        (str(files[0]), 1, "1", "un.dprk.luxury.vehicles", "violation"),
+        (str(files[0]), 3, "3", "un.dprk.luxury.porcelain_tableware", "violation"),
+        (str(files[1]), 13, "13", "un.dprk.arms.bladed", "review")}
     assert together.rejections == [(str(path), *rejection) for path, result in
                                    zip(files, alone, strict=True)
                                    for rejection in result.rejections]
