@@ -946,11 +946,23 @@ def _read_csv(con: Any, path: Path, layout: Layout, gate: CountryGate | None, wo
     header = _header(path, encoding)
     delimiter = _delimiter(path, layout, header)
     twice = _named_twice(header, delimiter)
+    options = (f"header=true, all_varchar=true, delim={sql_text(delimiter)},"
+               " store_rejects=true, rejects_table='csv_errors', rejects_scan='csv_scans',"
+               f" max_line_size={MAX_LINE_BYTES}, encoding='{encoding}'")
     try:
-        con.execute(f"""CREATE TEMP VIEW source AS SELECT * FROM read_csv('{path}', header=true,
-            all_varchar=true, delim='{delimiter.replace("'", "''")}', store_rejects=true,
-            rejects_table='csv_errors', rejects_scan='csv_scans',
-            max_line_size={MAX_LINE_BYTES}, encoding='{encoding}')""")
+        # DuckDB sniffs the dialect (quotes, escapes, line ends) and the names once, here,
+        # and the read is given them: a read_csv left to sniff would sniff again each time
+        # its view is bound (which, on a file of 20,000 rows, is most of its reading).
+        quote, escape, new_line, comment, skip, columns = con.execute(
+            "SELECT Quote, Escape, NewLineDelimiter, Comment, SkipRows, Columns"
+            f" FROM sniff_csv('{path}', {options})").fetchone()
+        named = ", ".join(f"{sql_text(column['name'])}: 'VARCHAR'" for column in columns)
+        sniffed = ", ".join(f"{option}={sql_text('' if value == '(empty)' else value)}"
+                            for option, value in (("quote", quote), ("escape", escape),
+                                                  ("comment", comment)))
+        con.execute(f"CREATE TEMP VIEW source AS SELECT * FROM read_csv('{path}', {options},"
+                    f" auto_detect=false, {sniffed}, new_line='{new_line}', skip={skip},"
+                    f" columns={{{named}}})")
         # Rows are kept in the order read (preserve_insertion_order), so a row's rowid is
         # its index in the file; a window (row_number() OVER ()) would hold every row.
         con.execute("CREATE TEMP TABLE csv_source AS SELECT * FROM source")
