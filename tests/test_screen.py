@@ -1258,6 +1258,31 @@ def test_a_folder_screens_each_file_as_alone_with_its_name(tmp_path) -> None:
         str(files[0]), 5, "item.unit_value.currency: 'XYZ' is not an ISO 4217 currency code")]
 
 
+def test_paths_with_an_apostrophe_are_read_and_written(tmp_path) -> None:
+    """O'Brien's ledger: a path is a SQL string to DuckDB, quoted as one."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "d'Ivoire"
+    folder.mkdir()
+    (folder / "o'brien.csv").write_text(LEDGER, encoding="utf-8")
+    (folder / "o'neill.csv.gz").write_bytes(gzip.compress(LEDGER.encode("utf-8")))
+    (folder / "l'est.csv").write_bytes(LEDGER.replace("EUR", "EUR caf\u00e9").encode("cp1252"))
+    table = pa.table({"date": ["2024-06-19"], "supplier.country": ["RU"],
+                      "recipient.country": ["KP"], "item.hs_code": ["870323"]})
+    for name in ("it's.parquet", "that's.parquet"):
+        pq.write_table(table, folder / name)
+    out = folder / "found'.parquet"
+    result = screen(folder, BUNDLED, out=out)
+    assert [(Path(name).name, part.read, part.rejected) for name, part in result.files] == [
+        ("it's.parquet", 1, 0), ("l'est.csv", 4, 3), ("o'brien.csv", 4, 2),
+        ("o'neill.csv.gz", 4, 2), ("that's.parquet", 1, 0)]  # l'est is not UTF-8: a line
+    assert pq.read_table(out).num_rows == sum(result.counts.values()) > 0
+    assert (folder / "found'.rejects.csv").read_text(encoding="utf-8").count("\n") == 1 + 7
+    windows = screen(folder / "l'est.csv", BUNDLED, layout=Layout(encoding="windows-1252"))
+    assert (windows.read, windows.rejected) == (4, 3)  # and "EUR CAFÉ" is no currency
+
+
 def test_several_files_from_the_command_line(tmp_path, cli) -> None:
     june, july = _ledgers(tmp_path / "ledgers")
     run = cli("screen", july, june)
