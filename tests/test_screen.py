@@ -527,7 +527,6 @@ def test_rejected_rows_are_named_and_fail_the_run(tmp_path, cli) -> None:
 
 
 def test_only_the_first_rejected_rows_are_printed(tmp_path, cli) -> None:
-
     bad = "x,2024-02-30,RU,KP,870323,1,10,USD\n" * (FIRST_REJECTIONS + 5)
     (tmp_path / "ledger.csv").write_text(LEDGER + bad, encoding="utf-8")
     run = cli("screen", tmp_path / "ledger.csv")
@@ -597,7 +596,6 @@ def test_findings_may_be_written_gzipped(tmp_path, cli, name) -> None:
     ("found.parquet.gz", "cannot tell the format")])
 def test_an_output_that_cannot_be_written_stops_the_run_first(tmp_path, cli, monkeypatch,
                                                              target, says) -> None:
-
     (tmp_path / "ledger.csv").write_text(LEDGER, encoding="utf-8")
     monkeypatch.setattr(screening, "_connect", lambda work: pytest.fail("screening started"))
     run = cli("screen", tmp_path / "ledger.csv", "--out", tmp_path / target)
@@ -906,7 +904,6 @@ def test_checking_distinct_values_screens_as_checking_every_row_does(rules, good
 def _same_screening(rows: list[list[str]], rules: compliance.RuleSet,
                     layout: Layout | None = None) -> tuple[Any, ...]:
     """Rows screened as they are, and with every row checked in full and staged: the same."""
-
     with tempfile.TemporaryDirectory() as work:
         by_value = _screen_rows(Path(work), rows, rules, layout)
         with pytest.MonkeyPatch.context() as patch:  # fields of many values: row by row
@@ -926,7 +923,6 @@ def _same_screening(rows: list[list[str]], rules: compliance.RuleSet,
 @pytest.mark.parametrize("listed", [1_000, 0], ids=["values-listed", "values-joined"])
 def test_the_route_s_ends_default_to_the_parties_when_rows_are_picked(tmp_path, monkeypatch,
                                                                      listed) -> None:
-
     monkeypatch.setattr(screening, "LISTED", listed)  # the gate's values: in the SQL, or joined
     header = FLAT_HEADER.split(",")
 
@@ -1064,7 +1060,6 @@ def test_typed_numbers_are_judged_as_the_full_checks_judge_them(tmp_path, kind) 
     from decimal import Decimal
 
     import pyarrow as pa
-
 
     rules_path = tmp_path / "values.yaml"
     rules_path.write_text(VALUE_RULE, encoding="utf-8")
