@@ -937,7 +937,23 @@ def _header(path: Path, encoding: str) -> str:
                          _ENCODINGS) from None
 
 
-def _read_csv(con: Any, path: Path, layout: Layout, gate: CountryGate | None, work: str) -> int:
+@dataclass(frozen=True)
+class _CsvFile:
+    """A CSV file as DuckDB is to read it: its dialect sniffed, its header's names checked."""
+
+    path: Path  # the file read: a Windows-1252 file's UTF-8 copy
+    delimiter: str
+    encoding: str
+    twice: dict[str, int]  # the names the header gives to several columns (see _named_twice)
+    dialect: str  # the options of read_csv, the sniffed ones given
+
+    def signature(self) -> tuple[str, str]:
+        """What files read together must share: their dialect and names, and how to read
+        them (their blank lines are found with the delimiter)."""
+        return self.dialect, self.delimiter
+
+
+def _csv_file(con: Any, path: Path, layout: Layout, work: str) -> _CsvFile:
     import duckdb
 
     encoding = layout.encoding
@@ -945,7 +961,6 @@ def _read_csv(con: Any, path: Path, layout: Layout, gate: CountryGate | None, wo
         path, encoding = _as_utf_8(path, work), "utf-8"
     header = _header(path, encoding)
     delimiter = _delimiter(path, layout, header)
-    twice = _named_twice(header, delimiter)
     options = (f"header=true, all_varchar=true, delim={sql_text(delimiter)},"
                " store_rejects=true, rejects_table='csv_errors', rejects_scan='csv_scans',"
                f" max_line_size={MAX_LINE_BYTES}, encoding='{encoding}'")
@@ -956,50 +971,101 @@ def _read_csv(con: Any, path: Path, layout: Layout, gate: CountryGate | None, wo
         quote, escape, new_line, comment, skip, columns = con.execute(
             "SELECT Quote, Escape, NewLineDelimiter, Comment, SkipRows, Columns"
             f" FROM sniff_csv({sql_text(str(path))}, {options})").fetchone()
-        named = ", ".join(f"{sql_text(column['name'])}: 'VARCHAR'" for column in columns)
-        sniffed = ", ".join(f"{option}={sql_text('' if value == '(empty)' else value)}"
-                            for option, value in (("quote", quote), ("escape", escape),
-                                                  ("comment", comment)))
-        con.execute(f"CREATE TEMP VIEW source AS SELECT * FROM read_csv({sql_text(str(path))},"
-                    f" {options}, auto_detect=false, {sniffed}, new_line='{new_line}',"
-                    f" skip={skip}, columns={{{named}}})")
-        # Rows are kept in the order read (preserve_insertion_order), so a row's rowid is
-        # its index in the file; a window (row_number() OVER ()) would hold every row.
-        con.execute("CREATE TEMP TABLE csv_source AS SELECT * FROM source")
     except duckdb.InvalidInputException as exc:
-        # DuckDB stops at a line past its limit, and numbers it from where it began reading
-        found = _long_line(path) if "Maximum line size" in str(exc) else None
-        if found is None:
-            raise
+        _too_long(exc, path)
+        raise
+    named = ", ".join(f"{sql_text(column['name'])}: 'VARCHAR'" for column in columns)
+    sniffed = ", ".join(f"{option}={sql_text('' if value == '(empty)' else value)}"
+                        for option, value in (("quote", quote), ("escape", escape),
+                                              ("comment", comment)))
+    return _CsvFile(path, delimiter, encoding, _named_twice(header, delimiter),
+                    f"{options}, auto_detect=false, {sniffed}, new_line='{new_line}',"
+                    f" skip={skip}, columns={{{named}}}")
+
+
+def _too_long(exc: Exception, path: Path) -> None:
+    """A line past DuckDB's limit, said of the file: DuckDB numbers it from where it began
+    reading. Nothing if the error is another."""
+    found = _long_line(path) if "Maximum line size" in str(exc) else None
+    if found is not None:
         raise UsageError(f"line {found[0]} is {found[1]:,} bytes long, more than the"
                          f" {MAX_LINE_BYTES:,} a line of a CSV file of records may have",
                          "a record is far shorter: the line is damaged, or the file is"
                          " not CSV") from None
-    skipped = {row[0] for row in con.execute("SELECT line FROM csv_errors").fetchall()}
-    skipped.update(_blank_lines(path, delimiter, encoding))
+
+
+def _read_csv(con: Any, path: Path, layout: Layout, gate: CountryGate | None, work: str) -> int:
+    return _read_csv_files(con, [_csv_file(con, path, layout, work)], None, layout, gate)
+
+
+def _read_csv_files(con: Any, files: list[_CsvFile], numbers: list[int] | None,
+                    layout: Layout, gate: CountryGate | None) -> int:
+    """Read CSV files of one :meth:`_CsvFile.signature` as one relation into records and
+    rejects; return records screened.
+
+    Alone (``numbers`` None), a row is numbered by its line in the file; read
+    together, by the file's number (the ``numbers``-th, from 1: :data:`PART`)
+    and its line.
+    """
+    import duckdb
+
+    first = files[0]
+    listed = "[" + ", ".join(sql_text(str(f.path)) for f in files) + "]"
+    try:
+        con.execute(f"CREATE TEMP VIEW source AS SELECT *, CAST(file_index AS BIGINT)"
+                    f" AS csv_file FROM read_csv({listed}, {first.dialect})")
+        # Rows are kept in the order read (preserve_insertion_order), file by file: a row's
+        # rowid, less its file's first, is its index in the file; a window
+        # (row_number() OVER ()) would hold every row.
+        con.execute("CREATE TEMP TABLE csv_source AS SELECT * FROM source")
+    except duckdb.InvalidInputException as exc:
+        for f in files:
+            with _reading(f.path if len(files) > 1 else None):
+                _too_long(exc, f.path)
+        raise
     # A data row's line: 1 (the header) + its index + the lines skipped before it (unreadable
     # or blank). The j-th skipped line comes before the rows from index line - j on; skipped
     # lines in a run (or on line 2) share that index, and the last of them counts.
-    offsets = {1: 0}
-    for j, line in enumerate(sorted(skipped), start=1):
-        offsets[line - j] = j
+    unreadable = con.execute("SELECT e.file_id, e.line, min(e.error_message) FROM csv_errors e"
+                             " GROUP BY ALL ORDER BY ALL").fetchall()
+    breaks, skips = [], False
+    for index, f in enumerate(files):
+        skipped = {line for file_id, line, _ in unreadable if file_id == index}
+        skipped.update(_blank_lines(f.path, f.delimiter, f.encoding))
+        skips = skips or bool(skipped)
+        offsets = {1: 0}
+        for j, line in enumerate(sorted(skipped), start=1):
+            offsets[line - j] = j
+        breaks.extend((index, start, offset) for start, offset in offsets.items())
+    part = ("0" if numbers is None else
+            f"[{', '.join(map(str, numbers))}][csv_file + 1] * {PART}")
     rows = "(SELECT rowid + 1 AS data_row, * FROM csv_source)"
-    if not skipped:  # most files: no join on every read of the rows
-        con.execute(f"CREATE TEMP VIEW numbered AS SELECT *, data_row + 1 AS file_line"
+    if len(files) > 1:
+        con.execute("CREATE TEMP TABLE csv_firsts AS SELECT csv_file, min(rowid) AS first_row"
+                    " FROM csv_source GROUP BY ALL")
+        rows = ("(SELECT s.rowid + 1 - f.first_row AS data_row, s.* FROM csv_source s"
+                " JOIN csv_firsts f USING (csv_file))")
+    if not skips:  # most files: no line skipped, no join on every read
+        con.execute(f"CREATE TEMP VIEW numbered AS SELECT * EXCLUDE (csv_file),"
+                    f" data_row + 1 AS file_line, {part} + data_row + 1 AS screen_row"
                     f" FROM {rows}")
     else:
-        con.execute("CREATE TEMP TABLE line_breaks (start_row BIGINT, offset_rows BIGINT)")
-        con.executemany("INSERT INTO line_breaks VALUES (?, ?)", sorted(offsets.items()))
-        con.execute(f"CREATE TEMP VIEW numbered AS SELECT c.*, c.data_row + 1 + b.offset_rows"
-                    f" AS file_line FROM {rows} c ASOF JOIN line_breaks b ON c.data_row >="
-                    f" b.start_row")
-    for line, message in con.execute("SELECT line, min(error_message) FROM csv_errors"
-                                     " GROUP BY line ORDER BY line").fetchall():
+        con.execute("CREATE TEMP TABLE line_breaks (csv_file BIGINT, start_row BIGINT,"
+                    " offset_rows BIGINT)")
+        con.executemany("INSERT INTO line_breaks VALUES (?, ?, ?)", breaks)
+        con.execute(f"CREATE TEMP VIEW numbered AS SELECT c.* EXCLUDE (csv_file),"
+                    f" c.data_row + 1 + b.offset_rows AS file_line,"
+                    f" {part.replace('csv_file', 'c.csv_file')} + c.data_row + 1"
+                    f" + b.offset_rows AS screen_row FROM {rows} c ASOF JOIN line_breaks b"
+                    f" ON c.csv_file = b.csv_file AND c.data_row >= b.start_row")
+    for index, line, message in unreadable:
+        shift = 0 if numbers is None else numbers[index] * PART
         con.execute("INSERT INTO rejects VALUES (?, ?)",
-                    [line, "unreadable CSV line: " + ("not UTF-8 text (" + _ENCODINGS + ")"
-                                                     if "not utf-8 encoded" in message
-                                                     else message.splitlines()[0])])
-    return _stage_flat(con, "numbered", layout, "file_line", gate, twice)
+                    [shift + line, "unreadable CSV line: " + (
+                        "not UTF-8 text (" + _ENCODINGS + ")" if "not utf-8 encoded" in message
+                        else message.splitlines()[0])])
+    return _stage_flat(con, "numbered", layout, "screen_row", gate, first.twice,
+                       own_row="file_line")
 
 
 def _read_parquet(con: Any, path: Path, layout: Layout, gate: CountryGate | None) -> int:
@@ -1423,7 +1489,8 @@ def _screen_files(con: Any, files: list[Path], kinds: list[str | None], layout: 
     each file's counts and first rejected rows into ``result.files``.
 
     Each file is read and checked as it would be alone. Parquet files of the
-    same columns are read together, as one relation (:func:`_screen_parquet`).
+    same columns, and CSV files of the same dialect and names, are read
+    together, as one relation (:func:`_screen_parquet`, :func:`_screen_csv`).
     Of the others, a file of :data:`ALONE_ROWS` rows or more is judged at once;
     the records of smaller files (a flat file's, those inside the rules'
     gates) are kept in one table, to be judged together by one query, planned
@@ -1433,12 +1500,15 @@ def _screen_files(con: Any, files: list[Path], kinds: list[str | None], layout: 
                 " unnest(?::VARCHAR[]) AS file",
                 [list(range(1, len(files) + 1)), [str(path) for path in files]])
     own: dict[int, ScreenResult] = {}  # by the file's index
-    for group in _parquet_groups(con, files, kinds):
+    csv_groups, prepared = _csv_groups(con, files, kinds, layout, work)
+    for group, read in ([(g, _screen_parquet) for g in _parquet_groups(con, files, kinds)]
+                        + [(g, _screen_csv) for g in csv_groups]):
         members = [files[i] for i in group]
         try:
             with _reading(members[0], also=len(members) - 1):
-                own.update(zip(group, _screen_parquet(con, members, [i + 1 for i in group],
-                                                      layout, gate, judge), strict=True))
+                own.update(zip(group, read(
+                    con, [prepared[i] for i in group] if read is _screen_csv else members,
+                    [i + 1 for i in group], layout, gate, judge), strict=True))
         except UnknownColumnError as exc:
             exc.records = str(members[0])  # they all have the same columns
             raise
@@ -1451,7 +1521,9 @@ def _screen_files(con: Any, files: list[Path], kinds: list[str | None], layout: 
         shift = f"row + {n * PART} AS row"
         try:
             with _reading(path):
-                part.screened = _load(con, path, kind, layout, work, gate)
+                part.screened = (  # a CSV file's dialect was sniffed already
+                    _read_csv_files(con, [prepared[n - 1]], None, layout, gate)
+                    if n - 1 in prepared else _load(con, path, kind, layout, work, gate))
                 if part.screened >= ALONE_ROWS:  # judged now, its rows shifted as they are read
                     # (a JSONL file's records are a table; a flat file's, a view of the file)
                     con.execute(f"ALTER {'TABLE' if kind == 'jsonl' else 'VIEW'} records"
@@ -1541,6 +1613,12 @@ def _screen_parquet(con: Any, files: list[Path], numbers: list[int], layout: Lay
     judge()
     rows = dict(con.execute(f"SELECT file_name, num_rows FROM parquet_file_metadata({listed})"
                             ).fetchall())
+    return _own_results(con, numbers, [rows[str(path)] for path in files])
+
+
+def _own_results(con: Any, numbers: list[int], read: list[int]) -> list[ScreenResult]:
+    """Each file's counts, of files read as one relation (the ``numbers``-th, which held
+    ``read`` records each): its rejects, and its first rejected rows, are its own."""
     parts = ", ".join(map(str, numbers))
     rejected = dict(con.execute(f"SELECT row // {PART}, count(*) FROM rejects"
                                 f" WHERE row // {PART} IN ({parts}) GROUP BY ALL").fetchall())
@@ -1552,12 +1630,48 @@ def _screen_parquet(con: Any, files: list[Path], numbers: list[int], layout: Lay
             " ORDER BY row").fetchall():
         first.setdefault(n, []).append((row, reason))
     results = []
-    for path, n in zip(files, numbers, strict=True):
-        own = ScreenResult(rejected=rejected.get(n, 0), first_rejections=first.get(n, []))
-        own.read = rows[str(path)]
+    for n, records in zip(numbers, read, strict=True):
+        own = ScreenResult(read=records, rejected=rejected.get(n, 0),
+                           first_rejections=first.get(n, []))
         own.screened = own.read - own.rejected
         results.append(own)
     return results
+
+
+def _csv_groups(con: Any, files: list[Path], kinds: list[str | None], layout: Layout,
+                work: str) -> tuple[list[list[int]], dict[int, _CsvFile]]:
+    """The CSV files (by index) of the same dialect and names, in groups of two or more,
+    each read as one relation; and every CSV file as prepared (sniffed once).
+
+    A Windows-1252 file is read from a UTF-8 copy of its own: those are not grouped.
+    """
+    csv = [n for n, kind in enumerate(kinds) if kind == "csv"]
+    if len(csv) < 2 or layout.encoding == "windows-1252":
+        return [], {}
+    prepared = {}
+    for n in csv:
+        with _reading(files[n]):
+            prepared[n] = _csv_file(con, files[n], layout, work)
+    groups: dict[tuple[str, str], list[int]] = {}
+    for n, f in prepared.items():
+        groups.setdefault(f.signature(), []).append(n)
+    return [group for group in groups.values() if len(group) > 1], prepared
+
+
+def _screen_csv(con: Any, files: list[_CsvFile], numbers: list[int], layout: Layout,
+                gate: CountryGate | None, judge: _Judging) -> list[ScreenResult]:
+    """Screen CSV files of one dialect and names (the ``numbers``-th, from 1) as one
+    relation, into ``findings`` and ``rejects``; each file's counts and first rejected rows.
+
+    Each row is numbered by its file's number (:data:`PART`) and its line in the file.
+    """
+    _read_csv_files(con, files, numbers, layout, gate)
+    judge()
+    rows = dict(con.execute("SELECT csv_file, count(*) FROM csv_source GROUP BY ALL").fetchall())
+    lost = dict(con.execute("SELECT file_id, count(DISTINCT line) FROM csv_errors GROUP BY ALL"
+                            ).fetchall())
+    return _own_results(con, numbers, [rows.get(index, 0) + lost.get(index, 0)
+                                       for index in range(len(files))])
 
 
 def _drop_but(con: Any, keep: frozenset[str]) -> None:

@@ -1368,16 +1368,18 @@ def test_a_currency_sign_is_rejected_with_the_code_it_stands_for(tmp_path) -> No
 
 @pytest.mark.parametrize("fallback", [False, True], ids=["vectorised", "mentions per record"])
 @pytest.mark.parametrize(("limits", "queries"), [
-    ({}, 1), ({"ALONE_ROWS": 3}, 2), ({"ALONE_ROWS": 1}, 3), ({"KEPT_ROWS": 1}, 3)],
-    ids=["one query", "the CSV file judged alone", "each file judged alone", "a query a file"])
+    ({}, 2), ({"ALONE_ROWS": 2}, 3), ({"ALONE_ROWS": 1}, 3), ({"KEPT_ROWS": 1}, 3)],
+    ids=["the others in one query", "the Parquet file judged alone",
+         "each other file judged alone", "a query for each other file"])
 def test_files_of_every_format_screen_together_as_each_alone(tmp_path, fallback, limits,
                                                              queries) -> None:
-    """A CSV with a blank and an unreadable line, JSONL of two items a line, and Parquet: read
-    together, each file's findings (explained) and rejects are those it has alone.
+    """Two CSV files with blank and unreadable lines, JSONL of two items a line, and
+    Parquet: read together, each file's findings (explained) and rejects are those it has
+    alone.
 
-    So whether the files' records are judged in one query, or a big file's (of 3 rows
-    screened, here; or of 1, every file) as soon as it is read, or each file's kept
-    records once it is read; the
+    The CSV files, of one dialect and header, are read as one relation. The others are
+    judged in one query, or a big file's (of 2 rows screened, here; or of 1, every file)
+    as soon as it is read, or each file's kept records once it is read; the
     rates of the JSONL file's Swiss francs are then loaded after the first query."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -1387,6 +1389,10 @@ def test_files_of_every_format_screen_together_as_each_alone(tmp_path, fallback,
     (folder / "a.csv").write_text(
         LEDGER + "\n" + "e,2024-06-19,RU,KP\n" + "f,2024-06-20,CN,KP,930700,1,10,USD\n",
         encoding="utf-8")
+    (folder / "a2.csv").write_bytes(
+        LEDGER.splitlines()[0].encode() + b"\n\n" + b"g,2024-06-19,RU,KP,930700,1,10,USD\n"
+        + b"h,2024-06-19,RU,KP,870323,1\n" + b"i,2024-06-19,RU,KP,870323,1,10,\xff\n\n\n"
+        + b"j,2024-06-21,CN,KP,8703,1,20000,USD\n" + b"k,2024-02-30,CN,KP,8703,1,1,USD\n")
     items = [{"description": "Armoured limousine", "hs_code": "870333", "quantity": 1},
              {"description": "Presentation sword", "hs_code": "930700", "quantity": 2,
               "unit_value": {"amount": 900, "currency": "EUR"}},
@@ -1402,7 +1408,7 @@ def test_files_of_every_format_screen_together_as_each_alone(tmp_path, fallback,
         "supplier.country": ["CN", "RU", "DE"], "recipient.country": ["KP", "KP", "FR"],
         "item.hs_code": ["8703", "9703", "XX"], "item.description": ["Sedan", "Bust", "Car"],
         "item.made_in": ["CN", "RU", "DE"]}), folder / "c.parquet")
-    files = [folder / "a.csv", folder / "b.jsonl", folder / "c.parquet"]
+    files = [folder / "a.csv", folder / "a2.csv", folder / "b.jsonl", folder / "c.parquet"]
     with pytest.MonkeyPatch.context() as patch:
         if fallback:
             patch.setitem(OPERATORS, "mentions", dataclasses.replace(OPERATORS["mentions"],
@@ -1418,15 +1424,16 @@ def test_files_of_every_format_screen_together_as_each_alone(tmp_path, fallback,
     assert turns == list(range(queries))
     assert bool(together.per_record) is fallback
     assert [(p.read, p.screened, p.rejected) for _, p in together.files] == [
-        (a.read, a.screened, a.rejected) for a in alone] == [(6, 3, 3), (2, 1, 1), (3, 2, 1)]
+        (a.read, a.screened, a.rejected) for a in alone] == [
+        (6, 3, 3), (5, 2, 3), (2, 1, 1), (3, 2, 1)]
     assert [p.first_rejections for _, p in together.files] == [a.rejections for a in alone]
     assert together.findings == [(str(path), *finding) for path, result in
                                  zip(files, alone, strict=True) for finding in result.findings]
     assert {(f[0], f[1], f[2]) for f in together.findings} >= {
-        (str(files[0]), 2, 1), (str(files[0]), 8, 1), (str(files[1]), 1, 2),
-        (str(files[2]), 2, 1)}
+        (str(files[0]), 2, 1), (str(files[0]), 8, 1), (str(files[1]), 3, 1),
+        (str(files[1]), 8, 1), (str(files[2]), 1, 2), (str(files[3]), 2, 1)}
     # the francs converted at the rates of the day: no other file, and no rule, needs them
-    assert (str(files[1]), 1, 3, "g", "691110", "un.dprk.luxury.porcelain_tableware",
+    assert (str(files[2]), 1, 3, "g", "691110", "un.dprk.luxury.porcelain_tableware",
             "violation") in [f[:7] for f in together.findings]
     assert together.rejections == [(str(path), *rejection) for path, result in
                                    zip(files, alone, strict=True)
