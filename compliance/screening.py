@@ -1291,18 +1291,20 @@ def _write(con: Any, query: str, path: str | Path) -> None:
 
 
 @contextmanager
-def _reading(source: Any, also: int = 0) -> Iterator[None]:
+def _reading(source: Any, also: Iterable[Path] = ()) -> Iterator[None]:
     """Errors in reading a source file, said of the file: it is the input that is wrong.
 
-    ``also``: the files of the same format read with it, as one relation.
+    ``also``: the files read with it, as one relation (named if they are few).
     """
     if not isinstance(source, str | Path):
         yield
         return
     import duckdb
 
-    named = f"{source}" + ("" if not also else " (or the file read with it)" if also == 1
-                           else f" (or one of the {also} files read with it)")
+    others = [str(path) for path in also]
+    named = f"{source}" + ("" if not others else
+                           f" (or {' or '.join(others)}, read with it)" if len(others) <= 2
+                           else f" (or one of the {len(others)} files read with it)")
     try:
         yield
     except UsageError as exc:
@@ -1505,7 +1507,7 @@ def _screen_files(con: Any, files: list[Path], kinds: list[str | None], layout: 
                         + [(g, _screen_csv) for g in csv_groups]):
         members = [files[i] for i in group]
         try:
-            with _reading(members[0], also=len(members) - 1):
+            with _reading(members[0], also=members[1:]):
                 own.update(zip(group, read(
                     con, [prepared[i] for i in group] if read is _screen_csv else members,
                     [i + 1 for i in group], layout, gate, judge), strict=True))

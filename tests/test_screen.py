@@ -1318,7 +1318,8 @@ def test_a_bad_file_among_several_is_named_and_nothing_is_written(tmp_path, cli)
               tmp_path / "ledgers" / "2024-09.parquet")
     assert run.status == 2 and run.out == ""
     assert run.err.startswith(
-        f"error: {tmp_path / 'ledgers' / '2024-08.parquet'} (or the file read with it):"
+        f"error: {tmp_path / 'ledgers' / '2024-08.parquet'} (or"
+        f" {tmp_path / 'ledgers' / '2024-09.parquet'}, read with it):"
         " the records have no column for 'supplier.country'")
     (tmp_path / "ledgers" / "2024-08.parquet").unlink()
     (tmp_path / "ledgers" / "2024-09.parquet").unlink()
