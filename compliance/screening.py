@@ -945,12 +945,7 @@ class _CsvFile:
     delimiter: str
     encoding: str
     twice: dict[str, int]  # the names the header gives to several columns (see _named_twice)
-    dialect: str  # the options of read_csv, the sniffed ones given
-
-    def signature(self) -> tuple[str, str]:
-        """What files read together must share: their dialect and names, and how to read
-        them (their blank lines are found with the delimiter)."""
-        return self.dialect, self.delimiter
+    dialect: str  # the options of read_csv (delimiter and encoding among them), sniffed ones given
 
 
 def _csv_file(con: Any, path: Path, layout: Layout, work: str) -> _CsvFile:
@@ -1000,8 +995,8 @@ def _read_csv(con: Any, path: Path, layout: Layout, gate: CountryGate | None, wo
 
 def _read_csv_files(con: Any, files: list[_CsvFile], numbers: list[int] | None,
                     layout: Layout, gate: CountryGate | None) -> int:
-    """Read CSV files of one :meth:`_CsvFile.signature` as one relation into records and
-    rejects; return records screened.
+    """Read CSV files of one ``dialect`` as one relation into records and rejects; return
+    records screened.
 
     Alone (``numbers`` None), a row is numbered by its line in the file; read
     together, by the file's number (the ``numbers``-th, from 1: :data:`PART`)
@@ -1037,27 +1032,23 @@ def _read_csv_files(con: Any, files: list[_CsvFile], numbers: list[int] | None,
         for j, line in enumerate(sorted(skipped), start=1):
             offsets[line - j] = j
         breaks.extend((index, start, offset) for start, offset in offsets.items())
-    part = ("0" if numbers is None else
-            f"[{', '.join(map(str, numbers))}][csv_file + 1] * {PART}")
     rows = "(SELECT rowid + 1 AS data_row, * FROM csv_source)"
     if len(files) > 1:
         con.execute("CREATE TEMP TABLE csv_firsts AS SELECT csv_file, min(rowid) AS first_row"
                     " FROM csv_source GROUP BY ALL")
         rows = ("(SELECT s.rowid + 1 - f.first_row AS data_row, s.* FROM csv_source s"
                 " JOIN csv_firsts f USING (csv_file))")
-    if not skips:  # most files: no line skipped, no join on every read
-        con.execute(f"CREATE TEMP VIEW numbered AS SELECT * EXCLUDE (csv_file),"
-                    f" data_row + 1 AS file_line, {part} + data_row + 1 AS screen_row"
-                    f" FROM {rows}")
-    else:
+    line, join = "c.data_row + 1", ""  # most files: no line skipped, no join on every read
+    if skips:
         con.execute("CREATE TEMP TABLE line_breaks (csv_file BIGINT, start_row BIGINT,"
                     " offset_rows BIGINT)")
         con.executemany("INSERT INTO line_breaks VALUES (?, ?, ?)", breaks)
-        con.execute(f"CREATE TEMP VIEW numbered AS SELECT c.* EXCLUDE (csv_file),"
-                    f" c.data_row + 1 + b.offset_rows AS file_line,"
-                    f" {part.replace('csv_file', 'c.csv_file')} + c.data_row + 1"
-                    f" + b.offset_rows AS screen_row FROM {rows} c ASOF JOIN line_breaks b"
-                    f" ON c.csv_file = b.csv_file AND c.data_row >= b.start_row")
+        line += " + b.offset_rows"
+        join = " ASOF JOIN line_breaks b ON c.csv_file = b.csv_file AND c.data_row >= b.start_row"
+    part = ("0" if numbers is None else
+            f"[{', '.join(map(str, numbers))}][c.csv_file + 1] * {PART}")
+    con.execute(f"CREATE TEMP VIEW numbered AS SELECT c.* EXCLUDE (csv_file),"
+                f" {line} AS file_line, {part} + {line} AS screen_row FROM {rows} c{join}")
     for index, line, message in unreadable:
         shift = 0 if numbers is None else numbers[index] * PART
         con.execute("INSERT INTO rejects VALUES (?, ?)",
@@ -1069,12 +1060,27 @@ def _read_csv_files(con: Any, files: list[_CsvFile], numbers: list[int] | None,
 
 
 def _read_parquet(con: Any, path: Path, layout: Layout, gate: CountryGate | None) -> int:
+    return _read_parquet_files(con, [path], None, layout, gate)
+
+
+def _read_parquet_files(con: Any, files: list[Path], numbers: list[int] | None,
+                        layout: Layout, gate: CountryGate | None) -> int:
+    """Read Parquet files of the same columns as one relation into records and rejects;
+    return records screened.
+
+    Alone (``numbers`` None), a row is numbered by its row in the file; read
+    together, by the file's number (the ``numbers``-th, from 1: :data:`PART`)
+    and its row.
+    """
+    listed = "[" + ", ".join(sql_text(str(path)) for path in files) + "]"
+    part = ("0" if numbers is None else
+            f"[{', '.join(map(str, numbers))}][CAST(file_index AS BIGINT) + 1] * {PART}")
     # file_row_number numbers rows while streaming; a window (row_number() OVER ())
     # would hold the whole file in memory.
     con.execute(f"CREATE TEMP VIEW numbered AS SELECT * EXCLUDE (file_row_number),"
-                f" file_row_number + 1 AS record_row"
-                f" FROM read_parquet({sql_text(str(path))}, file_row_number = true)")
-    return _stage_flat(con, "numbered", layout, "record_row", gate)
+                f" file_row_number + 1 AS record_row, {part} + file_row_number + 1 AS screen_row"
+                f" FROM read_parquet({listed}, file_row_number = true)")
+    return _stage_flat(con, "numbered", layout, "screen_row", gate, own_row="record_row")
 
 
 def _read_frame(con: Any, frame: Any, layout: Layout, gate: CountryGate | None) -> int:
@@ -1503,14 +1509,15 @@ def _screen_files(con: Any, files: list[Path], kinds: list[str | None], layout: 
                 [list(range(1, len(files) + 1)), [str(path) for path in files]])
     own: dict[int, ScreenResult] = {}  # by the file's index
     csv_groups, prepared = _csv_groups(con, files, kinds, layout, work)
-    for group, read in ([(g, _screen_parquet) for g in _parquet_groups(con, files, kinds)]
-                        + [(g, _screen_csv) for g in csv_groups]):
+    groups: list[tuple[list[int], Callable[..., list[ScreenResult]], list[Any]]] = [
+        *((g, _screen_parquet, [files[i] for i in g]) for g in _parquet_groups(con, files, kinds)),
+        *((g, _screen_csv, [prepared[i] for i in g]) for g in csv_groups)]
+    for group, read, inputs in groups:
         members = [files[i] for i in group]
         try:
             with _reading(members[0], also=members[1:]):
-                own.update(zip(group, read(
-                    con, [prepared[i] for i in group] if read is _screen_csv else members,
-                    [i + 1 for i in group], layout, gate, judge), strict=True))
+                own.update(zip(group, read(con, inputs, [i + 1 for i in group], layout, gate,
+                                           judge), strict=True))
         except UnknownColumnError as exc:
             exc.records = str(members[0])  # they all have the same columns
             raise
@@ -1573,8 +1580,8 @@ def _parquet_groups(con: Any, files: list[Path], kinds: list[str | None]) -> lis
     """The Parquet files (by index) that have the same columns, of the same types, in groups
     of two or more: each group is read as one relation.
 
-    None if a file's schema cannot be read: each file is then read alone, and the
-    one that cannot be read is named.
+    No group if a file's schema cannot be read: each file is then read alone, and the
+    one that cannot be read is named as it is read.
     """
     import duckdb
 
@@ -1605,14 +1612,9 @@ def _screen_parquet(con: Any, files: list[Path], numbers: list[int], layout: Lay
     each planned once, which for many small files costs a fraction of reading
     them one by one.
     """
-    listed = "[" + ", ".join(sql_text(str(path)) for path in files) + "]"
-    part = f"[{', '.join(map(str, numbers))}][CAST(file_index AS BIGINT) + 1]"
-    con.execute(f"CREATE TEMP VIEW numbered AS SELECT * EXCLUDE (file_row_number),"
-                f" file_row_number + 1 AS record_row,"
-                f" {part} * {PART} + file_row_number + 1 AS screen_row"
-                f" FROM read_parquet({listed}, file_row_number = true)")
-    _stage_flat(con, "numbered", layout, "screen_row", gate, own_row="record_row")
+    _read_parquet_files(con, files, numbers, layout, gate)
     judge()
+    listed = "[" + ", ".join(sql_text(str(path)) for path in files) + "]"
     rows = dict(con.execute(f"SELECT file_name, num_rows FROM parquet_file_metadata({listed})"
                             ).fetchall())
     return _own_results(con, numbers, [rows[str(path)] for path in files])
@@ -1654,9 +1656,9 @@ def _csv_groups(con: Any, files: list[Path], kinds: list[str | None], layout: La
     for n in csv:
         with _reading(files[n]):
             prepared[n] = _csv_file(con, files[n], layout, work)
-    groups: dict[tuple[str, str], list[int]] = {}
+    groups: dict[str, list[int]] = {}
     for n, f in prepared.items():
-        groups.setdefault(f.signature(), []).append(n)
+        groups.setdefault(f.dialect, []).append(n)
     return [group for group in groups.values() if len(group) > 1], prepared
 
 
