@@ -290,6 +290,39 @@ def _check_mapped(layout: Layout, columns: Iterable[str]) -> None:
         raise UnknownColumnError(missing)
 
 
+def _check_misspelt(layout: Layout, columns: Iterable[str]) -> None:
+    """Raise :class:`UsageError` for a column named one slip from a field the records lack.
+
+    Without a mapping the columns bear the fields' own names, and a field
+    with no column reads as unstated in every row. A column beside it that
+    no field reads, named as the field but for a slip (``item.hs_cod``,
+    ``Date``), was meant for it: read as it stands, every finding that turns
+    on the field would be undetermined, and nothing would say why. With a
+    mapping, the mapping says which columns are read (:func:`_check_mapped`).
+    ``columns`` are the relation's, quoted.
+    """
+    if layout.columns:
+        return
+    import difflib
+
+    names = [own for c in columns if (own := _unquote(c)) not in _NUMBERING]
+    unread = {own.casefold(): own for own in names if own not in FIELDS}
+    slips = []
+    for name in FIELDS:
+        if name in layout.constants or name in names:
+            continue
+        close = difflib.get_close_matches(name.casefold(), list(unread), n=1, cutoff=0.85)
+        if close:
+            slips.append((name, unread[close[0]]))
+    if slips:
+        name, column = slips[0]
+        more = f" (and {len(slips) - 1} more like it)" if len(slips) > 1 else ""
+        raise UsageError(f"the records have a column '{column}' and none for '{name}': read as"
+                         f" named, '{name}' would be unstated in every row{more}",
+                         f"rename the column '{column}' to '{name}', or map it: --map mapping.yaml"
+                         f" (columns: {{{name}: {column}}})")
+
+
 def _text(source: str) -> str:
     """A field's text as the checks read it: trimmed, a blank one NULL."""
     return f"nullif(trim(CAST({source} AS VARCHAR)), '')"
@@ -737,6 +770,7 @@ def _stage_flat(con: Any, relation: str, layout: Layout, line_offset: str,
         described = con.execute(f"DESCRIBE {relation}").fetchall()
     types = {_quote(name): kind for name, kind, *_ in described}
     _check_mapped(layout, types)
+    _check_misspelt(layout, types)
     sources = {name: _source(layout, types, name) for name in FIELDS}
     f = {name: _text(source) for name, source in sources.items()}
     staging = _staging(layout.date_format, layout.numbers,

@@ -285,6 +285,54 @@ def test_a_missing_required_column_is_a_usage_error(tmp_path, cli) -> None:
     assert run.status == 2 and "no column for 'recipient.country'" in run.err
 
 
+@pytest.mark.parametrize(("column", "field"), [
+    ("item.hs_cod", "item.hs_code"),                       # optional: would read as unstated
+    ("item.unit_value.ammount", "item.unit_value.amount"),
+    ("Date", "date"),                                      # required: said as the slip it is
+    ("recipient.countyr", "recipient.country"),
+])
+def test_a_column_one_slip_from_a_field_the_records_lack_is_a_usage_error(
+        tmp_path, cli, column, field) -> None:
+    header = LEDGER.splitlines()[0].replace(field, column)
+    path = tmp_path / "records.csv"
+    path.write_text(header + "\n" + "\n".join(LEDGER.splitlines()[1:]) + "\n", encoding="utf-8")
+    run = cli("screen", path)
+    assert run.status == 2
+    assert run.err == (
+        f"error: {path}: the records have a column '{column}' and none for '{field}':"
+        f" read as named, '{field}' would be unstated in every row\n"
+        f"  hint: rename the column '{column}' to '{field}', or map it: --map mapping.yaml"
+        f" (columns: {{{field}: {column}}})\n")
+    # a Parquet file, or a data frame, has its columns checked alike
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    table = pcsv.read_csv(path)
+    pq.write_table(table, tmp_path / "records.parquet")
+    for source in (tmp_path / "records.parquet", table):
+        with pytest.raises(compliance.UsageError,
+                           match=f"a column '{column}' and none for '{field}'"):
+            screen(source, BUNDLED)
+
+
+def test_columns_no_field_is_named_like_are_read_by_none(tmp_path, cli) -> None:
+    """Columns of a ledger's own beside the fields' are no slip, nor is a mapped file's."""
+    lines = LEDGER.splitlines()
+    path = tmp_path / "records.csv"
+    path.write_text("\n".join([lines[0] + ",notes,destination_port,Origin country,item.weight",
+                               *(line + ",x,Nampo,RU,1" for line in lines[1:])]) + "\n",
+                    encoding="utf-8")
+    run = cli("screen", path)
+    assert run.status == 2 and "rows read 4; screened 2; rejected 2" in run.out
+    # with a mapping, the mapping says which columns are read: 'Type' is not taken for 'type'
+    (tmp_path / "map.yaml").write_text("columns: {date: Day}\n", encoding="utf-8")
+    path.write_text("\n".join([lines[0].replace("date", "Day") + ",Type",
+                               *(line + ",pallet" for line in lines[1:])]) + "\n",
+                    encoding="utf-8")
+    run = cli("screen", path, "--map", tmp_path / "map.yaml")
+    assert run.status == 2 and "rows read 4; screened 2; rejected 2" in run.out
+
+
 LEDGER = ("id,date,supplier.country,recipient.country,item.hs_code,item.quantity,"
           "item.unit_value.amount,item.unit_value.currency\n"
           "a,2024-06-19,RU,KP,870323,1,250000,EUR\n"
