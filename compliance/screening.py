@@ -959,6 +959,9 @@ def _header(path: Path, encoding: str) -> str:
     """
     with _open(path) as handle:
         header = handle.readline(1 << 16)
+    if not header:
+        raise UsageError("the file is empty: no header line, no rows",
+                         "a CSV export with no rows still has its header line")
     if b"\x00" in header:
         raise UsageError("line 1, the header, holds a NUL byte: the file is not text",
                          "a CSV file is text; a spreadsheet's own format (.xlsx) is saved"
@@ -1732,8 +1735,10 @@ def _source_kind(source: Any, layout: Layout) -> str | None:
         raise UsageError(f"no such file: {source}")
     kind = FORMATS.get(_suffix(path))
     if kind is None:
+        sheet = _suffix(path) in (".xlsx", ".xls", ".ods")
         raise UsageError(f"cannot tell the format of {source}",
-                         "name it " + _RECORDS_NAMED)
+                         "a spreadsheet is saved as CSV first; " * sheet
+                         + "a records file is " + _RECORDS_NAMED)
     if kind == "jsonl" and layout != Layout():
         raise UsageError(f"{source}: a JSONL file holds transfers in the case-file shape;"
                          " column mappings are for CSV and Parquet")

@@ -605,6 +605,8 @@ def test_the_result_keeps_what_is_written_nowhere(tmp_path) -> None:
      "ledger.csv: line 1, the header, holds a NUL byte: the file is not text"),
     ("ledger.csv", b"date,supplier.country,recipient.\xe9\n",
      "ledger.csv: line 1, the header, is not UTF-8 text (byte 0xe9 at byte 33)"),
+    ("ledger.csv", b"", "ledger.csv: the file is empty: no header line, no rows\n"),
+    ("ledger.csv.gz", gzip.compress(b"", mtime=0), "ledger.csv.gz: the file is empty"),
 ])
 def test_an_unreadable_source_is_bad_input_named(tmp_path, cli, name, content, says) -> None:
     (tmp_path / name).write_bytes(content)
@@ -613,13 +615,17 @@ def test_an_unreadable_source_is_bad_input_named(tmp_path, cli, name, content, s
 
 
 @pytest.mark.parametrize(("name", "says"), [
-    ("absent.csv", "no such file"), ("ledger.xlsx", "cannot tell the format")])
+    ("absent.csv", "no such file"),
+    ("ledger.xlsx", "cannot tell the format of {path}\n  hint: a spreadsheet is saved as CSV"
+                    " first; a records file is named .csv, .tsv"),
+    ("ledger.txt", "cannot tell the format of {path}\n  hint: a records file is named .csv")])
 def test_a_source_that_is_not_there_or_not_known_is_named_once(tmp_path, cli, name,
                                                                says) -> None:
-    if name.endswith(".xlsx"):
+    if not name.startswith("absent"):
         (tmp_path / name).write_bytes(b"")
     run = cli("screen", tmp_path / name)
-    assert run.status == 2 and says in run.err and run.err.count(name) == 1
+    assert run.status == 2 and run.err.count(name) == 1
+    assert says.format(path=tmp_path / name) in run.err
 
 
 @pytest.mark.parametrize("name", ["findings.csv", "findings.tsv", "findings.jsonl"])
