@@ -910,7 +910,7 @@ def _blank_before_text(path: Path, size: int = 1 << 20) -> bool:
 
 
 MAX_LINE_BYTES = 2_000_000
-"""The longest line a CSV file of records may have (DuckDB's default limit)."""
+"""The longest line a CSV or JSONL file of records may have (DuckDB's default limit)."""
 
 
 def _long_line(path: Path) -> tuple[int, int] | None:
@@ -1131,9 +1131,32 @@ def _read_frame(con: Any, frame: Any, layout: Layout, gate: CountryGate | None) 
     return _stage_flat(con, "numbered", layout, "record_row", gate)
 
 
+def _lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
+    """Each line of a file, numbered from 1; None for one past :data:`MAX_LINE_BYTES`.
+
+    A line past the limit is read in pieces and let go, never held whole: a
+    file with no line ends (a JSON array, say, named .jsonl) costs no more
+    memory than a line of records.
+    """
+    number = 0
+    while line := handle.readline(MAX_LINE_BYTES + 2):  # the limit, and a CR LF
+        number += 1
+        if len(line.rstrip(b"\r\n")) <= MAX_LINE_BYTES:
+            yield number, line
+            continue
+        while not line.endswith(b"\n") and (line := handle.readline(1 << 20)):
+            pass
+        yield number, None
+
+
 def _jsonl_rows(path: Path, con: Any) -> Iterator[tuple[Any, ...]]:
     with _open(path) as handle:
-        for line_number, line in enumerate(handle, start=1):
+        for line_number, line in _lines(handle):
+            if line is None:
+                con.execute("INSERT INTO rejects VALUES (?, ?)", [
+                    line_number, f"the line is longer than the {MAX_LINE_BYTES:,} bytes a line"
+                    " of records may have: it is damaged, or the file is not JSONL"])
+                continue
             if line_number == 1:  # a byte-order mark, as Windows tools write UTF-8, is no JSON
                 line = line.removeprefix(b"\xef\xbb\xbf")
             if not line.strip():
@@ -1161,20 +1184,33 @@ def _read_jsonl(con: Any, path: Path) -> int:
         f"{name} {kind}" for name, kind in COLUMNS.items()) + ")")
     batch: list[tuple[Any, ...]] = []
     placeholders = ", ".join("?" for _ in COLUMNS)
-    lines: set[int] = set()
+    transfers, last = 0, 0  # the lines that held a transfer (rows of one line come together)
     with _progress(path) as advance:
         for row in _jsonl_rows(path, con):
             batch.append(row)
-            lines.add(row[0])
+            if row[0] != last:
+                transfers, last = transfers + 1, row[0]
             if len(batch) >= BATCH:
                 con.executemany(f"INSERT INTO records VALUES ({placeholders})", batch)
                 batch.clear()
-                advance(len(lines))
+                advance(last)
         if batch:
             con.executemany(f"INSERT INTO records VALUES ({placeholders})", batch)
     con.execute("CREATE TEMP VIEW stated_currencies AS SELECT DISTINCT unit_currency AS code"
                 " FROM records")
-    return len(lines)
+    return transfers
+
+
+def _count_lines(path: Path) -> int:
+    """The lines of a file, a last one without its line end among them.
+
+    Counted by blocks, not lines: a line may be as long as the file.
+    """
+    with _open(path) as handle:
+        total, end = 0, b"\n"
+        while block := handle.read(1 << 20):
+            total, end = total + block.count(b"\n"), block[-1:]
+    return total + (end != b"\n")
 
 
 @contextmanager
@@ -1189,8 +1225,7 @@ def _progress(path: Path) -> Iterator[Callable[[int], None]]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    with _open(path) as handle:
-        total = sum(1 for _ in handle)
+    total = _count_lines(path)
     with Progress("reading", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=Console(file=sys.stderr), transient=True) as progress:
         task = progress.add_task("lines", total=total)

@@ -341,6 +341,53 @@ LEDGER = ("id,date,supplier.country,recipient.country,item.hs_code,item.quantity
           "d,2024-06-19,RU,KP,870323,1,10,XYZ\n")
 
 
+def _gift(transfer_id: str, notes: str | None = None) -> str:
+    """A JSONL line: a limousine given to the DPRK, with ``notes`` to make it as long as wanted."""
+    return json.dumps({"id": transfer_id, "date": "2024-06-19", "type": "gift",
+                       "supplier": {"name": "A", "country": "RU"},
+                       "recipient": {"name": "B", "country": "KP"},
+                       "items": [{"description": "Limousine", "hs_code": "870323"}],
+                       **({"notes": notes} if notes is not None else {})})
+
+
+def test_a_jsonl_line_past_the_limit_is_rejected_and_the_next_keep_their_numbers(
+        tmp_path, cli) -> None:
+    from compliance.screening import MAX_LINE_BYTES
+
+    pad = MAX_LINE_BYTES - len(_gift("full", ""))
+    lines = [_gift("a"),
+             _gift("over", "x" * (pad + 1)),          # one byte past the limit
+             _gift("full", "x" * pad),                # at the limit, with a CR LF
+             _gift("far-over", "x" * (3 * pad)),      # read in pieces past the limit
+             _gift("b")]
+    path = tmp_path / "gifts.jsonl"
+    path.write_bytes(b"\n".join(line.encode() + b"\r" * (n == 2)
+                                for n, line in enumerate(lines)) + b"\n")
+    result = screen(path, BUNDLED)
+    reason = (f"the line is longer than the {MAX_LINE_BYTES:,} bytes a line of records may"
+              " have: it is damaged, or the file is not JSONL")
+    assert result.rejections == [(2, reason), (4, reason)]
+    assert (result.read, result.screened, result.rejected) == (5, 3, 2)
+    assert {(row, transfer) for row, _, transfer, *_ in result.findings} == {
+        (1, "a"), (3, "full"), (5, "b")}
+    # a JSON array of transfers on one line, named .jsonl: one line, too long, rejected
+    path.write_text("[" + ", ".join(_gift(f"t{n}") for n in range(MAX_LINE_BYTES // 200))
+                    + "]", encoding="utf-8")
+    run = cli("screen", path)
+    assert run.status == 2 and "rows read 1; screened 0; rejected 1" in run.out
+    assert run.err == f"{path}: rows rejected:\n  row 1: {reason}\n"
+
+
+@pytest.mark.parametrize(("content", "lines"), [
+    (b"", 0), (b"\n", 1), (b"a", 1), (b"a\nb", 2), (b"a\nb\n", 2), (b"a\n\n\nb\n", 4),
+    (b"x" * (1 << 20) + b"\n" + b"y" * (1 << 20), 2),   # line ends and blocks apart
+    (b"x" * ((1 << 20) - 1) + b"\n", 1),                 # a line end that closes a block
+])
+def test_a_jsonl_progress_bar_counts_the_lines_of_any_length(tmp_path, content, lines) -> None:
+    (tmp_path / "records.jsonl.gz").write_bytes(gzip.compress(content))
+    assert screening._count_lines(tmp_path / "records.jsonl.gz") == lines
+
+
 def test_gzipped_csv_and_jsonl_screen_as_the_plain_files(tmp_path, cli) -> None:
 
     (tmp_path / "ledger.csv").write_text(LEDGER, encoding="utf-8")
