@@ -101,6 +101,17 @@ COPY (
 ) TO '{path}' (FORMAT parquet)""")
     # the same rows as a CSV export writes them, for the screen of a CSV file
     con.execute(f"COPY (SELECT * FROM '{path}') TO '{path.with_suffix('.csv')}' (HEADER)")
+    # and as JSONL, a transfer of one item a line in the case-file shape
+    con.execute(f"""COPY (SELECT id, date, type,
+  {{'name': "supplier.name", 'country': "supplier.country"}} AS supplier,
+  {{'name': "recipient.name", 'country': "recipient.country"}} AS recipient,
+  CASE WHEN via IS NULL THEN []::VARCHAR[] ELSE [via] END AS via,
+  [{{'description': "item.description", 'hs_code': "item.hs_code",
+     'quantity': "item.quantity",
+     'unit_value': CASE WHEN "item.unit_value.amount" IS NOT NULL THEN
+       {{'amount': "item.unit_value.amount", 'currency': "item.unit_value.currency"}} END}}]
+    AS items
+  FROM '{path}') TO '{path.with_suffix('.jsonl')}' (FORMAT json)""")
     # and split in the order of the rows into twelve Parquet files, as monthly ledgers are
     months = _months(path)
     months.mkdir(exist_ok=True)
@@ -531,13 +542,15 @@ def _assert(name: str, batch: list[dict[str, Any]], assert_facts: Any) -> int:
 
 
 def ours(path: Path, limit: int, mode: str, every: bool = False, csv: bool = False,
-         months: bool = False) -> int:
+         months: bool = False, jsonl: bool = False) -> int:
     """Our engines: the explaining engine, the trace-free one, or the vectorised screen.
 
     On the rules the hand-written baselines encode, so that every column does
     the same work; with ``every``, on all the bundled packs, as a user runs them.
     With ``csv``, the vectorised screen reads the same rows from the CSV file;
-    with ``months``, from the twelve files they are split into, screened together.
+    with ``jsonl``, from the JSONL file (each line validated as a transfer, in
+    Python); with ``months``, from the twelve files they are split into,
+    screened together.
     """
     import compliance
 
@@ -550,7 +563,8 @@ def ours(path: Path, limit: int, mode: str, every: bool = False, csv: bool = Fal
 
         from compliance.screening import screen
 
-        source = path.with_suffix(".csv") if csv else _months(path) if months else path
+        source = (path.with_suffix(".csv") if csv else path.with_suffix(".jsonl") if jsonl
+                  else _months(path) if months else path)
         with tempfile.TemporaryDirectory() as work:
             start = time.perf_counter()
             result = screen(source, rules, out=Path(work) / "findings.parquet")
@@ -651,6 +665,7 @@ ENGINES = {
     "engine, no traces": lambda p, n: ours(p, n, "verdicts"),
     "vectorised (compliance screen)": lambda p, n: ours(p, n, "vectorised"),
     "vectorised, the rows as CSV": lambda p, n: ours(p, n, "vectorised", csv=True),
+    "vectorised, the rows as JSONL": lambda p, n: ours(p, n, "vectorised", jsonl=True),
     "vectorised, the rows in 12 files": lambda p, n: ours(p, n, "vectorised", months=True),
     "durable_rules, facts": durable_facts,
     "Transfer fields read, no rules": fields_only,

@@ -120,10 +120,17 @@ def country_groups() -> dict[str, tuple[Membership, ...]]:
 
 def country_name(code: str) -> str | None:
     """The ISO 3166-1 short name of an alpha-2 code, or None if it is not one."""
+    if len(code) != 2 or not code.isascii() or not code.isalpha() or not code.isupper():
+        return None
+    return _country_name(code)
+
+
+@cache
+def _country_name(code: str) -> str | None:
+    # kept for each of the 26 x 26 codes that may reach it, as a ledger names them again
+    # and again (pycountry's own look-up takes a few microseconds)
     import pycountry
 
-    if len(code) != 2 or not code.isalpha() or not code.isupper():
-        return None
     country = pycountry.countries.get(alpha_2=code)
     return None if country is None else country.name
 
@@ -151,10 +158,16 @@ def country_hint(code: str) -> str | None:
 
 def currency_name(code: str) -> str | None:
     """The ISO 4217 name of a currency code, or None if it is not one."""
+    if len(code) != 3 or not code.isascii() or not code.isalpha() or not code.isupper():
+        return None
+    return _currency_name(code)
+
+
+@cache
+def _currency_name(code: str) -> str | None:
+    # kept, as _country_name is, for each of the 26 x 26 x 26 codes that may reach it
     import pycountry
 
-    if len(code) != 3 or not code.isalpha() or not code.isupper():
-        return None
     currency = pycountry.currencies.get(alpha_3=code)
     return None if currency is None else currency.name
 

@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from pathlib import Path
 from typing import IO, Any
 
@@ -337,7 +337,6 @@ def _check(column: str, field_name: str, rule: str, problem: str) -> str:
 
 _NUMBERS = ("item.quantity", "item.unit_value.amount")
 """Fields of nearly as many values as rows: checked row by row, the others value by value."""
-
 
 def _number(text: str, numbers: str) -> str:
     """SQL: a quantity or amount written in the layout's number format, as a decimal.
@@ -1149,13 +1148,33 @@ def _lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
         yield number, None
 
 
-def _jsonl_rows(path: Path, con: Any) -> Iterator[tuple[Any, ...]]:
+_SIX_DECIMALS = Decimal("0.000001")
+_TOO_LARGE = Decimal(10) ** 32
+
+
+def _staged_number(value: Decimal, where: str, what: str) -> Decimal:
+    """A quantity or an amount as the records hold it (DECIMAL(38,6)), rounded as DuckDB rounds.
+
+    :class:`ValueError` with the reason when it does not fit, or is 0 once rounded:
+    the same numbers a CSV row has rejected.
+    """
+    if value >= _TOO_LARGE:
+        raise ValueError(f"{where}: {value:f} is too large: {what} has at most 32 digits before"
+                         " the decimal point")
+    staged = value.quantize(_SIX_DECIMALS, rounding=ROUND_HALF_UP, context=Context(prec=40))
+    if not staged:
+        raise ValueError(f"{where}: {value:f} is not {what} above 0 to six decimals")
+    return staged
+
+
+def _jsonl_records(path: Path) -> Iterator[tuple[int, list[tuple[Any, ...]] | str]]:
+    """Each line of a JSONL file that is not blank: its records (one an item), or why not."""
     with _open(path) as handle:
         for line_number, line in _lines(handle):
             if line is None:
-                con.execute("INSERT INTO rejects VALUES (?, ?)", [
-                    line_number, f"the line is longer than the {MAX_LINE_BYTES:,} bytes a line"
-                    " of records may have: it is damaged, or the file is not JSONL"])
+                yield line_number, (f"the line is longer than the {MAX_LINE_BYTES:,} bytes a"
+                                    " line of records may have: it is damaged, or the file is"
+                                    " not JSONL")
                 continue
             if line_number == 1:  # a byte-order mark, as Windows tools write UTF-8, is no JSON
                 line = line.removeprefix(b"\xef\xbb\xbf")
@@ -1164,38 +1183,57 @@ def _jsonl_rows(path: Path, con: Any) -> Iterator[tuple[Any, ...]]:
             try:
                 transfer = Transfer.model_validate_json(line)
             except ValidationError as exc:
-                con.execute("INSERT INTO rejects VALUES (?, ?)", [line_number, first_problem(exc)])
+                yield line_number, first_problem(exc)
                 continue
             licences = [licence.model_dump() for licence in transfer.licences]
-            for index, item in enumerate(transfer.items, start=1):
-                value = item.unit_value
-                yield (line_number, index, transfer.id, transfer.date, transfer.type.value,
-                       transfer.supplier.name, transfer.supplier.country, transfer.supplier.role,
-                       transfer.recipient.name, transfer.recipient.country,
-                       transfer.recipient.role, transfer.route_origin,
-                       transfer.route_destination, list(transfer.via), item.hs_code,
-                       item.made_in, item.description, item.quantity,
-                       value.amount if value else None, value.currency if value else None,
-                       licences)
+            rows = []
+            try:
+                for index, item in enumerate(transfer.items, start=1):
+                    value = item.unit_value
+                    at = f"items[{index - 1}]"
+                    rows.append((
+                        line_number, index, transfer.id, transfer.date, transfer.type.value,
+                        transfer.supplier.name, transfer.supplier.country,
+                        transfer.supplier.role, transfer.recipient.name,
+                        transfer.recipient.country, transfer.recipient.role,
+                        transfer.route_origin, transfer.route_destination, list(transfer.via),
+                        item.hs_code, item.made_in, item.description,
+                        _staged_number(item.quantity, f"{at}.quantity", "a number"),
+                        None if value is None else _staged_number(
+                            value.amount, f"{at}.unit_value.amount", "an amount"),
+                        None if value is None else value.currency, licences))
+            except ValueError as exc:
+                yield line_number, str(exc)
+                continue
+            yield line_number, rows
 
 
 def _read_jsonl(con: Any, path: Path) -> int:
+    """Read a JSONL file into ``records`` (a table) and its rejects; the transfers read.
+
+    Appended through Arrow a batch at a time: a statement a row would cost
+    milliseconds each in the work database.
+    """
     con.execute("CREATE TABLE records (" + ", ".join(
         f"{name} {kind}" for name, kind in COLUMNS.items()) + ")")
     batch: list[tuple[Any, ...]] = []
-    placeholders = ", ".join("?" for _ in COLUMNS)
-    transfers, last = 0, 0  # the lines that held a transfer (rows of one line come together)
+    rejected: list[tuple[int, str]] = []
+    transfers, last = 0, 0  # the lines that held a transfer
     with _progress(path) as advance:
-        for row in _jsonl_rows(path, con):
-            batch.append(row)
-            if row[0] != last:
-                transfers, last = transfers + 1, row[0]
-            if len(batch) >= BATCH:
-                con.executemany(f"INSERT INTO records VALUES ({placeholders})", batch)
+        for last, records in _jsonl_records(path):
+            if isinstance(records, str):
+                rejected.append((last, records))
+            else:
+                batch.extend(records)
+                transfers += 1
+            if len(batch) >= BATCH or len(rejected) >= BATCH:
+                _insert(con, "records", batch)
+                _insert(con, "rejects", rejected)
                 batch.clear()
+                rejected.clear()
                 advance(last)
-        if batch:
-            con.executemany(f"INSERT INTO records VALUES ({placeholders})", batch)
+        _insert(con, "records", batch)
+        _insert(con, "rejects", rejected)
     con.execute("CREATE TEMP VIEW stated_currencies AS SELECT DISTINCT unit_currency AS code"
                 " FROM records")
     return transfers
@@ -1274,11 +1312,18 @@ def _batches(con: Any, query: str) -> Iterator[list[dict[str, Any]]]:
 
 
 def _insert(writer: Any, table: str, rows: list[tuple[Any, ...]]) -> None:
-    """Append rows to a table in one statement, through Arrow (executemany runs one a row)."""
+    """Append rows to a table in one statement, through Arrow (executemany runs one a row).
+
+    The rows' values are typed as the table's columns are, not guessed.
+    """
+    if not rows:
+        return
     import pyarrow as pa
 
-    names = [column[0] for column in writer.execute(f"DESCRIBE {table}").fetchall()]
-    batch = pa.Table.from_pylist([dict(zip(names, row, strict=True)) for row in rows])
+    schema = writer.sql(f"SELECT * FROM {table} LIMIT 0").to_arrow_table().schema
+    columns = zip(*rows, strict=True)  # each row has a value for every column
+    batch = pa.Table.from_arrays([pa.array(column, type=kind) for column, kind
+                                  in zip(columns, schema.types, strict=True)], schema=schema)
     writer.register("batch", batch)
     writer.execute(f"INSERT INTO {table} SELECT * FROM batch")
     writer.unregister("batch")

@@ -378,6 +378,36 @@ def test_a_jsonl_line_past_the_limit_is_rejected_and_the_next_keep_their_numbers
     assert run.err == f"{path}: rows rejected:\n  row 1: {reason}\n"
 
 
+def test_jsonl_numbers_are_held_to_six_decimals_as_a_csv_row_is(tmp_path) -> None:
+    """Quantities and amounts are held as DECIMAL(38,6): rounded so, or rejected."""
+    cases = [  # (quantity, amount): what a CSV row and a JSON line both state
+        ("1", "250000"), ("1", "1" + "0" * 40), ("1", "0.0000001"), ("0.0000004", "5"),
+        ("1", "0.0000005"), ("1", "1" + "0" * 32)]
+    lines = []
+    for n, (quantity, amount) in enumerate(cases):
+        line = json.loads(_gift(f"t{n}"))
+        line["items"][0].update(quantity=quantity, unit_value={"amount": amount,
+                                                               "currency": "EUR"})
+        lines.append(json.dumps(line))
+    (tmp_path / "gifts.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "gifts.csv").write_text(
+        "id,date,supplier.country,recipient.country,item.hs_code,item.quantity,"
+        "item.unit_value.amount,item.unit_value.currency\n" + "".join(
+            f"t{n},2024-06-19,RU,KP,870323,{q},{a},EUR\n" for n, (q, a) in enumerate(cases)),
+        encoding="utf-8")
+    jsonl, flat = (screen(tmp_path / name, BUNDLED) for name in ("gifts.jsonl", "gifts.csv"))
+    large = "is too large: an amount has at most 32 digits before the decimal point"
+    assert jsonl.rejections == [
+        (2, f"items[0].unit_value.amount: 1{'0' * 40} {large}"),
+        (3, "items[0].unit_value.amount: 0.0000001 is not an amount above 0 to six decimals"),
+        (4, "items[0].quantity: 0.0000004 is not a number above 0 to six decimals"),
+        (6, f"items[0].unit_value.amount: 1{'0' * 32} {large}")]
+    # the same records rejected (a CSV row is a line later, past its header), the rest alike
+    assert [row - 1 for row, _ in flat.rejections] == [row for row, _ in jsonl.rejections]
+    assert [f[2:] for f in flat.findings] == [f[2:] for f in jsonl.findings]
+    assert {f[2] for f in jsonl.findings} == {"t0", "t4"}
+
+
 @pytest.mark.parametrize(("content", "lines"), [
     (b"", 0), (b"\n", 1), (b"a", 1), (b"a\nb", 2), (b"a\nb\n", 2), (b"a\n\n\nb\n", 4),
     (b"x" * (1 << 20) + b"\n" + b"y" * (1 << 20), 2),   # line ends and blocks apart
