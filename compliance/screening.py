@@ -338,6 +338,31 @@ def _check(column: str, field_name: str, rule: str, problem: str) -> str:
 _NUMBERS = ("item.quantity", "item.unit_value.amount")
 """Fields of nearly as many values as rows: checked row by row, the others value by value."""
 
+MAX_ITEM_VALUE = 10**15
+"""An item's value (its unit value, times its quantity if above 1) must be below this, in its
+currency. No item of trade is worth as much (a quadrillion of the currency with the most units
+to the US dollar the ECB quotes is some 60 billion dollars); a column mapped by mistake may
+give such numbers. Bounded so, a value converted at any ECB rate fits the query's decimals."""
+
+
+def _too_valuable(amount: str, quantity: str) -> str:
+    """SQL: TRUE where an item's value is :data:`MAX_ITEM_VALUE` or more.
+
+    Reckoned in floating point, as :func:`_item_value_problem` does: the decimal
+    product could overflow.
+    """
+    return (f"CAST({amount} AS DOUBLE) * greatest(CAST(coalesce({quantity}, 1) AS DOUBLE), 1)"
+            f" >= {float(MAX_ITEM_VALUE)}")
+
+
+def _item_value_problem(amount: Decimal, quantity: Decimal) -> str | None:
+    """:func:`_too_valuable` of a JSONL item: the words of its problem, or None."""
+    if float(amount) * max(float(quantity), 1.0) < MAX_ITEM_VALUE:
+        return None
+    return (f"{amount:f} times the quantity {quantity:f} is 10^15 or more, more than any item"
+            " of trade is worth")
+
+
 def _number(text: str, numbers: str) -> str:
     """SQL: a quantity or amount written in the layout's number format, as a decimal.
 
@@ -505,6 +530,10 @@ def _checks() -> list[tuple[str | None, str]]:
         ("item.unit_value.amount", _check("amount_raw", "item.unit_value.amount",
                                           "unit_amount IS NULL OR unit_amount <= 0",
                                           "is not an amount above 0")),
+        (None, f"WHEN unit_amount IS NOT NULL AND {_too_valuable('unit_amount', 'quantity')}"
+               " THEN 'item.unit_value.amount: ''' || amount_raw || ''' times the quantity '''"
+               " || coalesce(quantity_raw, '1') || ''' is 10^15 or more, more than any item of"
+               " trade is worth'"),
         (None, "WHEN unit_amount IS NOT NULL AND unit_currency IS NULL"
                " THEN 'item.unit_value.currency: missing for a stated amount'"),
         ("item.unit_value.currency", _check("unit_currency", "item.unit_value.currency",
@@ -543,7 +572,7 @@ def _row_checks(sources: dict[str, str], types: dict[str, str],
     """The checks made row by row, on the columns as read: TRUE on each row one rejects.
 
     A number (quantity, amount) that is not above 0, and a stated amount
-    without its currency (None: it reads two fields). A decimal cast skips the
+    without its currency or too large (None: these read two fields). A decimal cast skips the
     spaces the checks' trim takes off, so it gives the same number. ``refer``
     names a source column as the SQL reads it.
     """
@@ -560,8 +589,9 @@ def _row_checks(sources: dict[str, str], types: dict[str, str],
     checks: dict[str | None, str] = {
         name: f"({source(name)} IS NOT NULL AND coalesce({number(name)} <= 0, true))"
         for name in _NUMBERS}
-    checks[None] = (f"({number('item.unit_value.amount')} IS NOT NULL"
-                    f" AND {_text(source('item.unit_value.currency'))} IS NULL)")
+    amount = number("item.unit_value.amount")
+    checks[None] = (f"({amount} IS NOT NULL AND ({_text(source('item.unit_value.currency'))}"
+                    f" IS NULL OR {_too_valuable(amount, number('item.quantity'))}))")
     return checks
 
 
@@ -1191,6 +1221,9 @@ def _jsonl_records(path: Path) -> Iterator[tuple[int, list[tuple[Any, ...]] | st
                 for index, item in enumerate(transfer.items, start=1):
                     value = item.unit_value
                     at = f"items[{index - 1}]"
+                    if value is not None and (
+                            problem := _item_value_problem(value.amount, item.quantity)):
+                        raise ValueError(f"{at}.unit_value.amount: {problem}")
                     rows.append((
                         line_number, index, transfer.id, transfer.date, transfer.type.value,
                         transfer.supplier.name, transfer.supplier.country,

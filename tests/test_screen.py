@@ -378,11 +378,12 @@ def test_a_jsonl_line_past_the_limit_is_rejected_and_the_next_keep_their_numbers
     assert run.err == f"{path}: rows rejected:\n  row 1: {reason}\n"
 
 
-def test_jsonl_numbers_are_held_to_six_decimals_as_a_csv_row_is(tmp_path) -> None:
-    """Quantities and amounts are held as DECIMAL(38,6): rounded so, or rejected."""
+def test_numbers_past_what_the_records_hold_are_rejected_in_jsonl_as_in_csv(tmp_path) -> None:
+    """Quantities and amounts are held to six decimals, and an item's value below 10^15."""
     cases = [  # (quantity, amount): what a CSV row and a JSON line both state
         ("1", "250000"), ("1", "1" + "0" * 40), ("1", "0.0000001"), ("0.0000004", "5"),
-        ("1", "0.0000005"), ("1", "1" + "0" * 32)]
+        ("1", "0.0000005"), ("2.5", "9" * 32), ("4", "249999999999999.5"),
+        ("4", "250000000000000"), ("0.5", "1500000000000000")]
     lines = []
     for n, (quantity, amount) in enumerate(cases):
         line = json.loads(_gift(f"t{n}"))
@@ -396,16 +397,20 @@ def test_jsonl_numbers_are_held_to_six_decimals_as_a_csv_row_is(tmp_path) -> Non
             f"t{n},2024-06-19,RU,KP,870323,{q},{a},EUR\n" for n, (q, a) in enumerate(cases)),
         encoding="utf-8")
     jsonl, flat = (screen(tmp_path / name, BUNDLED) for name in ("gifts.jsonl", "gifts.csv"))
-    large = "is too large: an amount has at most 32 digits before the decimal point"
+    worth = "is 10^15 or more, more than any item of trade is worth"
     assert jsonl.rejections == [
-        (2, f"items[0].unit_value.amount: 1{'0' * 40} {large}"),
+        (2, f"items[0].unit_value.amount: 1{'0' * 40} times the quantity 1 {worth}"),
         (3, "items[0].unit_value.amount: 0.0000001 is not an amount above 0 to six decimals"),
         (4, "items[0].quantity: 0.0000004 is not a number above 0 to six decimals"),
-        (6, f"items[0].unit_value.amount: 1{'0' * 32} {large}")]
+        (6, f"items[0].unit_value.amount: {'9' * 32} times the quantity 2.5 {worth}"),
+        (8, f"items[0].unit_value.amount: 250000000000000 times the quantity 4 {worth}"),
+        (9, f"items[0].unit_value.amount: 1500000000000000 times the quantity 0.5 {worth}")]
+    assert (9, f"item.unit_value.amount: '250000000000000' times the quantity '4' {worth}"
+            ) in flat.rejections
     # the same records rejected (a CSV row is a line later, past its header), the rest alike
     assert [row - 1 for row, _ in flat.rejections] == [row for row, _ in jsonl.rejections]
     assert [f[2:] for f in flat.findings] == [f[2:] for f in jsonl.findings]
-    assert {f[2] for f in jsonl.findings} == {"t0", "t4"}
+    assert {f[2] for f in jsonl.findings} == {"t0", "t4", "t6"}
 
 
 @pytest.mark.parametrize(("content", "lines"), [
@@ -1227,7 +1232,9 @@ def test_typed_numbers_are_judged_as_the_full_checks_judge_them(tmp_path, kind) 
     reasons = dict(fast.rejections)
     assert reasons[3].startswith("item.quantity: '0")  # 0, or 0.00
     assert reasons[4] == "item.unit_value.currency: missing for a stated amount"
-    assert 1 not in reasons and 2 not in reasons and 6 not in reasons
+    assert 1 not in reasons and 2 not in reasons
+    # the largest value, times itself, is an item worth more than any is
+    assert reasons[6].endswith(" is 10^15 or more, more than any item of trade is worth")
 
 
 def test_a_number_format_screens_as_checking_every_row_does() -> None:
