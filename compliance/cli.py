@@ -224,10 +224,8 @@ def _screen(args: argparse.Namespace) -> int:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
     from compliance.correlate import Correlator
-    from compliance.loader import first_problem
+    from compliance.loader import transfer_lines
     from compliance.reports import chain_doc, render_chain
 
     rules = compliance.load_rules(args.rules)
@@ -242,8 +240,8 @@ def _watch(args: argparse.Namespace) -> int:
               file=sys.stderr)
     name = "<stdin>" if args.source == "-" else args.source
     try:
-        stream = sys.stdin if args.source == "-" else open(  # noqa: SIM115
-            args.source, encoding="utf-8-sig")  # a byte-order mark before line 1 is no JSON
+        # bytes: a line that is not UTF-8, or too long, is rejected as a line of its own
+        stream = sys.stdin.buffer if args.source == "-" else open(args.source, "rb")  # noqa: SIM115
     except OSError as exc:
         raise UsageError(f"cannot read {args.source}: {exc.strerror or exc}") from None
     read = transfers = rejected = violations = chains = 0
@@ -262,15 +260,11 @@ def _watch(args: argparse.Namespace) -> int:
             console.print(text)
 
     with stream:
-        for number, line in enumerate(stream, start=1):
-            if not line.strip():
-                continue
+        for number, transfer in transfer_lines(stream):
             read += 1
-            try:
-                transfer = compliance.Transfer.model_validate_json(line)
-            except ValidationError as exc:
+            if isinstance(transfer, str):
                 rejected += 1
-                print(f"{name}:{number}: rejected: {first_problem(exc)}", file=sys.stderr)
+                print(f"{name}:{number}: rejected: {transfer}", file=sys.stderr)
                 continue
             transfers += 1
             for finding in correlator.feed(transfer, name):

@@ -1,9 +1,10 @@
-"""The only reader of YAML: safe loading with positions kept, and validation errors mapped to spans.
+"""The only reader of YAML, and of JSON lines of transfers: safe loading, errors mapped to places.
 
 Files are composed into YAML nodes (never constructed by PyYAML, so no tag can
 build a Python object), then turned into plain data while an index keeps the
 node of every path. A pydantic error's ``loc`` is a path into that data, so it
-maps back to the file, line and column the user wrote.
+maps back to the file, line and column the user wrote. A JSON line's transfer
+is validated by the same models, and its first problem said in the same words.
 
 Scalars follow the YAML 1.2 core schema: ``NO`` (Norway) stays a string, and
 ``0106`` is not an octal number. HS codes are read exactly as written, quoted
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -416,6 +417,55 @@ def first_problem(exc: ValidationError, model: type[BaseModel] = Transfer) -> st
     if error["type"] == "missing":
         message = "missing"
     return f"{_show_path(path) or 'line'}: {message}" + (f" ({hint})" if hint else "")
+
+
+MAX_LINE_BYTES = 2_000_000
+"""The longest line of a records file read (JSONL, and CSV, DuckDB's own default limit)."""
+
+TOO_LONG = (f"the line is longer than the {MAX_LINE_BYTES:,} bytes a line of records may have:"
+            " it is damaged, or the file is not JSONL")
+"""Why a JSONL line past :data:`MAX_LINE_BYTES` is rejected."""
+
+
+def numbered_lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
+    """Each line of a stream, numbered from 1; None for one past :data:`MAX_LINE_BYTES`.
+
+    A line past the limit is read in pieces and let go, never held whole: a
+    file with no line ends (a JSON array, say, named .jsonl) costs no more
+    memory than a line of records. A line is given as soon as it has been
+    read, so a stream (standard input) is followed as it comes.
+    """
+    number = 0
+    while line := handle.readline(MAX_LINE_BYTES + 2):  # the limit, and a CR LF
+        number += 1
+        if len(line.rstrip(b"\r\n")) <= MAX_LINE_BYTES:
+            yield number, line
+            continue
+        while not line.endswith(b"\n") and (line := handle.readline(1 << 20)):
+            pass
+        yield number, None
+
+
+def transfer_lines(handle: IO[bytes]) -> Iterator[tuple[int, Transfer | str]]:
+    """Each line of a JSONL stream of transfers that is not blank: the transfer, or why not.
+
+    Lines are numbered from 1, blank ones counted. A byte-order mark before the
+    first line (as Windows tools write UTF-8) is no part of it; a line that is
+    not UTF-8 is rejected as JSON that is not valid; one past
+    :data:`MAX_LINE_BYTES` as :data:`TOO_LONG`.
+    """
+    for number, line in numbered_lines(handle):
+        if line is None:
+            yield number, TOO_LONG
+            continue
+        if number == 1:
+            line = line.removeprefix(b"\xef\xbb\xbf")
+        if not line.strip():
+            continue
+        try:
+            yield number, Transfer.model_validate_json(line)
+        except ValidationError as exc:
+            yield number, first_problem(exc)
 
 
 # -- cases --------------------------------------------------------------------------------

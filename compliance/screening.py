@@ -32,14 +32,12 @@ from decimal import ROUND_HALF_UP, Context, Decimal
 from pathlib import Path
 from typing import IO, Any
 
-from pydantic import ValidationError
-
 from compliance import reference
 from compliance.engine import Engine
 from compliance.errors import UnknownColumnError, UsageError
 from compliance.gates import CountryGate, union_gate
 from compliance.layouts import FIELDS, NUMBER_MARKS, REQUIRED, Layout
-from compliance.loader import first_problem
+from compliance.loader import MAX_LINE_BYTES, transfer_lines
 from compliance.models import Item, Licence, Party, Transfer, TransferType
 from compliance.operators import sql_text
 from compliance.rules import RuleSet
@@ -938,8 +936,6 @@ def _blank_before_text(path: Path, size: int = 1 << 20) -> bool:
     return False
 
 
-MAX_LINE_BYTES = 2_000_000
-"""The longest line a CSV or JSONL file of records may have (DuckDB's default limit)."""
 
 
 def _long_line(path: Path) -> tuple[int, int] | None:
@@ -1160,24 +1156,6 @@ def _read_frame(con: Any, frame: Any, layout: Layout, gate: CountryGate | None) 
     return _stage_flat(con, "numbered", layout, "record_row", gate)
 
 
-def _lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
-    """Each line of a file, numbered from 1; None for one past :data:`MAX_LINE_BYTES`.
-
-    A line past the limit is read in pieces and let go, never held whole: a
-    file with no line ends (a JSON array, say, named .jsonl) costs no more
-    memory than a line of records.
-    """
-    number = 0
-    while line := handle.readline(MAX_LINE_BYTES + 2):  # the limit, and a CR LF
-        number += 1
-        if len(line.rstrip(b"\r\n")) <= MAX_LINE_BYTES:
-            yield number, line
-            continue
-        while not line.endswith(b"\n") and (line := handle.readline(1 << 20)):
-            pass
-        yield number, None
-
-
 _SIX_DECIMALS = Decimal("0.000001")
 _TOO_LARGE = Decimal(10) ** 32
 
@@ -1200,20 +1178,9 @@ def _staged_number(value: Decimal, where: str, what: str) -> Decimal:
 def _jsonl_records(path: Path) -> Iterator[tuple[int, list[tuple[Any, ...]] | str]]:
     """Each line of a JSONL file that is not blank: its records (one an item), or why not."""
     with _open(path) as handle:
-        for line_number, line in _lines(handle):
-            if line is None:
-                yield line_number, (f"the line is longer than the {MAX_LINE_BYTES:,} bytes a"
-                                    " line of records may have: it is damaged, or the file is"
-                                    " not JSONL")
-                continue
-            if line_number == 1:  # a byte-order mark, as Windows tools write UTF-8, is no JSON
-                line = line.removeprefix(b"\xef\xbb\xbf")
-            if not line.strip():
-                continue
-            try:
-                transfer = Transfer.model_validate_json(line)
-            except ValidationError as exc:
-                yield line_number, first_problem(exc)
+        for line_number, transfer in transfer_lines(handle):
+            if isinstance(transfer, str):
+                yield line_number, transfer
                 continue
             licences = [licence.model_dump() for licence in transfer.licences]
             rows = []

@@ -205,3 +205,21 @@ def test_watch_reports_chains_as_they_complete_and_survives_bad_lines(tmp_path, 
     assert "CHAIN VIOLATION  test.chains.three_legs" in cli("watch", clean, "--rules",
                                                              pack_file).out
 
+
+def test_watch_rejects_a_line_not_utf_8_or_too_long_and_reads_on(tmp_path, cli,
+                                                                 pack_file) -> None:
+    from compliance.loader import MAX_LINE_BYTES
+
+    lines = [t.model_dump_json().encode() for t in LEGS]
+    path = tmp_path / "stream.jsonl"
+    path.write_bytes(b"\n".join([lines[0], b'{"id": "caf\xe9"}', b"x" * (MAX_LINE_BYTES + 1),
+                                 lines[1], lines[2]]) + b"\n")
+    run = cli("watch", path, "--rules", pack_file, "--format", "jsonl")
+    assert run.status == 2
+    assert [r["transfer"] for r in json.loads(run.out)["records"]] == ["a", "b", "c"]
+    assert run.err.splitlines() == [
+        f"{path}:2: rejected: not valid JSON: invalid unicode code point at column 12",
+        f"{path}:3: rejected: the line is longer than the {MAX_LINE_BYTES:,} bytes a line of"
+        " records may have: it is damaged, or the file is not JSONL",
+        "lines read 5; transfers 3; rejected 2; chains 1"]
+
