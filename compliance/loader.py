@@ -463,9 +463,11 @@ def transfer_lines(handle: IO[bytes]) -> Iterator[tuple[int, Transfer | str]]:
         if not line.strip():
             continue
         try:
-            yield number, Transfer.model_validate_json(line)
+            transfer = Transfer.model_validate_json(line)
         except ValidationError as exc:
             yield number, first_problem(exc)
+        else:
+            yield number, transfer
 
 
 # -- cases --------------------------------------------------------------------------------
