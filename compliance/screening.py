@@ -486,11 +486,24 @@ def _staging(date_format: str | None, numbers: str,
     }
 
 
-def _checks() -> list[tuple[str | None, str]]:
+def _checks(written: dict[str, str] | None = None) -> list[tuple[str | None, str]]:
     """The record checks, in the order a reason is chosen: each with the one field it reads.
 
-    None marks the check that reads two (a stated amount needs its currency).
+    None marks the checks that read two (a stated amount needs its currency).
+    ``written`` gives, for each number field read from text, the format its
+    numbers are written in (``1.234,56``): text that is no number in it is
+    said to be so, not to be a number not above 0.
     """
+    written = written or {}
+
+    def number(column: str, name: str, raw: str, what: str) -> list[tuple[str | None, str]]:
+        if name not in written:  # a typed column: what fails the cast is NaN, or too large
+            return [(name, _check(raw, name, f"{column} IS NULL OR {column} <= 0",
+                                  f"is not {what} above 0"))]
+        return [(name, _check(raw, name, f"{column} IS NULL",
+                              f"is not {what} written as {written[name]}")),
+                (name, _check(raw, name, f"{column} <= 0", f"is not {what} above 0"))]
+
     known = "IN (SELECT code FROM countries)"
     return [
         ("date", "WHEN date_raw IS NULL THEN 'date: missing'"),
@@ -523,11 +536,8 @@ def _checks() -> list[tuple[str | None, str]]:
         ("item.hs_code", _check("hs_code", "item.hs_code",
                                 "left(hs_code, 6) NOT IN (SELECT code FROM hs)",
                                 f"does not exist in the {reference.HS_VERSION} nomenclature")),
-        ("item.quantity", _check("quantity_raw", "item.quantity",
-                                 "quantity IS NULL OR quantity <= 0", "is not a number above 0")),
-        ("item.unit_value.amount", _check("amount_raw", "item.unit_value.amount",
-                                          "unit_amount IS NULL OR unit_amount <= 0",
-                                          "is not an amount above 0")),
+        *number("quantity", "item.quantity", "quantity_raw", "a number"),
+        *number("unit_amount", "item.unit_value.amount", "amount_raw", "an amount"),
         (None, f"WHEN unit_amount IS NOT NULL AND {_too_valuable('unit_amount', 'quantity')}"
                " THEN 'item.unit_value.amount: ''' || amount_raw || ''' times the quantity '''"
                " || coalesce(quantity_raw, '1') || ''' is 10^15 or more, more than any item of"
@@ -802,7 +812,8 @@ def _stage_flat(con: Any, relation: str, layout: Layout, line_offset: str,
     f = {name: _text(source) for name, source in sources.items()}
     staging = _staging(layout.date_format, layout.numbers,
                        {name: types.get(source, "") for name, source in sources.items()})
-    checks = _checks()
+    checks = _checks({name: layout.numbers for name in _NUMBERS
+                      if not _NUMERIC.fullmatch(types.get(sources[name], ""))})
     seen = _distinct(con, relation, sorted(
         {sources[name] for name in _by_value(checks) if sources[name] in types}))
     judged = _judge(con, sources, seen, staging, checks, _gated_fields(gate))

@@ -895,7 +895,8 @@ FLAT_CHECKS = [  # (field, bad value, the reason a row with it gets)
     ("item.hs_code", "8799", "item.hs_code: '8799' does not exist in the HS 2022 nomenclature"),
     ("item.made_in", "XY", "item.made_in: 'XY' is not a country code"),
     ("item.quantity", "0", "item.quantity: '0' is not a number above 0"),
-    ("item.unit_value.amount", "abc", "item.unit_value.amount: 'abc' is not an amount above 0"),
+    ("item.unit_value.amount", "abc",
+     "item.unit_value.amount: 'abc' is not an amount written as 1234.56"),
     ("item.unit_value.amount", " -3 ",
      "item.unit_value.amount: '-3' is not an amount above 0"),
     ("item.unit_value.currency", "  ",
@@ -1132,7 +1133,7 @@ def test_a_mapping_reads_numbers_as_the_file_writes_them(tmp_path, numbers, over
     rows = {value: line for line, value in enumerate(values, start=2)}
     assert sorted(row for row, *_ in result.findings) == [rows[v] for v in over]
     assert [(row, reason) for row, reason in result.rejections] == [
-        (rows[v], f"item.unit_value.amount: '{v.strip()}' is not an amount above 0")
+        (rows[v], f"item.unit_value.amount: '{v.strip()}' is not an amount written as {numbers}")
         for v in not_numbers]
 
 
