@@ -341,6 +341,8 @@ MAX_ITEM_VALUE = 10**15
 currency. No item of trade is worth as much (a quadrillion of the currency with the most units
 to the US dollar the ECB quotes is some 60 billion dollars); a column mapped by mistake may
 give such numbers. Bounded so, a value converted at any ECB rate fits the query's decimals."""
+_TOO_VALUABLE = "is 10^15 or more, more than any item of trade is worth"
+"""What is said of an item past :data:`MAX_ITEM_VALUE`, in every format."""
 
 
 def _too_valuable(amount: str, quantity: str) -> str:
@@ -357,8 +359,7 @@ def _item_value_problem(amount: Decimal, quantity: Decimal) -> str | None:
     """:func:`_too_valuable` of a JSONL item: the words of its problem, or None."""
     if float(amount) * max(float(quantity), 1.0) < MAX_ITEM_VALUE:
         return None
-    return (f"{amount:f} times the quantity {quantity:f} is 10^15 or more, more than any item"
-            " of trade is worth")
+    return f"{amount:f} times the quantity {quantity:f} {_TOO_VALUABLE}"
 
 
 def _number(text: str, numbers: str) -> str:
@@ -540,8 +541,7 @@ def _checks(written: dict[str, str] | None = None) -> list[tuple[str | None, str
         *number("unit_amount", "item.unit_value.amount", "amount_raw", "an amount"),
         (None, f"WHEN unit_amount IS NOT NULL AND {_too_valuable('unit_amount', 'quantity')}"
                " THEN 'item.unit_value.amount: ''' || amount_raw || ''' times the quantity '''"
-               " || coalesce(quantity_raw, '1') || ''' is 10^15 or more, more than any item of"
-               " trade is worth'"),
+               f" || coalesce(quantity_raw, '1') || ''' {_TOO_VALUABLE}'"),
         (None, "WHEN unit_amount IS NOT NULL AND unit_currency IS NULL"
                " THEN 'item.unit_value.currency: missing for a stated amount'"),
         ("item.unit_value.currency", _check("unit_currency", "item.unit_value.currency",
@@ -947,8 +947,6 @@ def _blank_before_text(path: Path, size: int = 1 << 20) -> bool:
     return False
 
 
-
-
 def _long_line(path: Path) -> tuple[int, int] | None:
     """The number and length of the first line of a file longer than :data:`MAX_LINE_BYTES`."""
     with _open(path) as handle:
@@ -1229,7 +1227,7 @@ def _read_jsonl(con: Any, path: Path) -> int:
         f"{name} {kind}" for name, kind in COLUMNS.items()) + ")")
     batch: list[tuple[Any, ...]] = []
     rejected: list[tuple[int, str]] = []
-    transfers, last = 0, 0  # the lines that held a transfer
+    transfers = 0  # the lines that held a transfer
     with _progress(path) as advance:
         for last, records in _jsonl_records(path):
             if isinstance(records, str):
