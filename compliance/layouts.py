@@ -10,6 +10,7 @@ the file writes dates and numbers and, for CSV, what separates its columns.
 from __future__ import annotations
 
 import codecs
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -52,6 +53,35 @@ NUMBER_MARKS: dict[str, tuple[str, str | None]] = {
 """Each number format's decimal mark and thousands separator."""
 
 
+DATE_DIRECTIVES = frozenset(
+    "%" + d for d in (*"aAbBcdfgGhHIjmMnpSTuUVwWxXyYzZ%", "-d", "-H", "-I", "-j", "-m", "-M",
+                      "-S", "-y"))
+"""The directives of a ``date_format`` that DuckDB's ``strptime`` reads (a test holds them)."""
+
+_DIRECTIVE = re.compile(r"%-?.?")
+_WHOLE_DATE = {"%c", "%x"}
+_DATE_PARTS = {
+    "year": {"%Y", "%y", "%-y", "%G"}, "day of the year": {"%j", "%-j"},
+    "month": {"%m", "%-m", "%b", "%B", "%h"}, "day of the month": {"%d", "%-d"},
+    "week": {"%U", "%W", "%V"}, "day of the week": {"%u", "%w", "%a", "%A"}}
+_DAY_OF_YEAR = (("day of the year",), ("month", "day of the month"), ("week", "day of the week"))
+"""The ways a format names a day within its year: one must be whole."""
+
+
+def _unread(directives: list[str]) -> list[str]:
+    """The parts of a date that ``directives`` leave unread (none: they read a day)."""
+    if _WHOLE_DATE.intersection(directives):
+        return []
+    read = {part for part, named in _DATE_PARTS.items() if named.intersection(directives)}
+    missing = [] if "year" in read else ["year"]
+    left = [[part for part in way if part not in read] for way in _DAY_OF_YEAR]
+    if all(left):  # no way is whole: what the way begun lacks, else a day
+        begun = [unread for unread, way in zip(left, _DAY_OF_YEAR, strict=True)
+                 if len(unread) < len(way)]
+        missing += begun[0] if begun else ["day"]
+    return missing
+
+
 _CODECS = {"utf-8": "utf-8", "ascii": "utf-8", "cp1252": "windows-1252", "iso8859-1": "latin-1"}
 """The encodings a layout names, by the name Python's codecs give them."""
 
@@ -85,6 +115,27 @@ class Layout(BaseModel):
         except LookupError:
             return value
         return _CODECS.get(codec, value)
+
+    @field_validator("date_format")
+    @classmethod
+    def _date_format_read(cls, value: str | None) -> str | None:
+        """A format that reads a day of a year, in directives ``strptime`` knows."""
+        if value is None:
+            return value
+        directives = _DIRECTIVE.findall(value)
+        unknown = [d for d in directives if d not in DATE_DIRECTIVES]
+        if unknown:
+            raise PydanticCustomError(
+                "unknown_directive", "'{directive}' in '{format}' is no strptime directive",
+                {"directive": unknown[0], "format": value,
+                 "hint": "for 19.06.2024 write %d.%m.%Y; a % itself is written %%"})
+        missing = _unread(directives)
+        if missing:
+            raise PydanticCustomError(
+                "incomplete_date_format", "'{format}' reads no {what}: a transfer's date is a day",
+                {"format": value, "what": " and no ".join(missing),
+                 "hint": "for 19.06.2024 write %d.%m.%Y; for 19 June 2024, %d %B %Y"})
+        return value
 
     @field_validator("columns", "constants")
     @classmethod

@@ -431,8 +431,9 @@ def _read_date(kind: str, date_format: str | None) -> str:
         return "{t}"
     if _TIMESTAMP.fullmatch(kind):
         return "CAST({t} AS DATE)"
-    if date_format:
-        return f"TRY_CAST(TRY_STRPTIME({{v}}, '{date_format}') AS DATE)"
+    if date_format:  # a SQL literal, its braces doubled to stay themselves in the template
+        written = sql_text(date_format).replace("{", "{{").replace("}", "}}")
+        return f"TRY_CAST(TRY_STRPTIME({{v}}, {written}) AS DATE)"
     return "TRY_CAST({v} AS DATE)"
 
 

@@ -201,6 +201,57 @@ def test_a_bad_mapping_file_is_reported_with_its_line(tmp_path, cli) -> None:
     assert "Value error" not in run.err
 
 
+@pytest.mark.parametrize(("date_format", "written"), [
+    ("%d'%m'%Y", "19'06'2024"),  # a quote is text of the format, not the end of SQL
+    ("{%d.%m.%Y}", "{19.06.2024}"),  # and braces are not a template's
+    ("%d %B %Y", "19 June 2024"),
+    ("%j/%Y", "171/2024"),
+    ("%G-W%V-%u", "2024-W25-3"),  # a day of an ISO week
+])
+def test_a_date_format_reads_dates_written_in_it(tmp_path, date_format, written) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text("date,supplier.country,recipient.country,item.hs_code\n"
+                    f'"{written}",RU,KP,870324\n', encoding="utf-8")
+    result = screen(path, BUNDLED, layout=Layout(date_format=date_format))
+    assert (result.screened, result.rejected) == (1, 0)
+    assert ("un.dprk.luxury.vehicles", "violation") in result.counts
+    assert result.findings and all(row == 2 for row, *_ in result.findings)
+
+
+@pytest.mark.parametrize(("date_format", "message"), [
+    ("%Q.%m.%Y", "'%Q' in '%Q.%m.%Y' is no strptime directive"),
+    ("%d.%m.%Y %", "'%' in '%d.%m.%Y %' is no strptime directive"),
+    ("%m/%Y", "'%m/%Y' reads no day of the month: a transfer's date is a day"),
+    ("%d/%Y", "'%d/%Y' reads no month: a transfer's date is a day"),
+    ("%Y", "'%Y' reads no day: a transfer's date is a day"),
+    ("%H:%M", "'%H:%M' reads no year and no day: a transfer's date is a day"),
+    ("", "'' reads no year and no day: a transfer's date is a day"),
+])
+def test_a_date_format_that_reads_no_date_is_reported_at_its_line(tmp_path, cli, date_format,
+                                                                  message) -> None:
+    (tmp_path / "records.csv").write_text(
+        "date,supplier.country,recipient.country\n19.06.2024,RU,KP\n", encoding="utf-8")
+    (tmp_path / "map.yaml").write_text(f"date_format: '{date_format}'\n", encoding="utf-8")
+    out = tmp_path / "findings.csv"
+    run = cli("screen", tmp_path / "records.csv", "--map", tmp_path / "map.yaml", "--out", out)
+    assert run.status == 2 and run.out == "" and not out.exists()
+    assert run.err.startswith(f"{tmp_path / 'map.yaml'}:1:14: invalid-value: {message}\n")
+    assert "  field: date_format\n" in run.err
+    assert "Traceback" not in run.err
+
+
+def test_every_date_directive_a_layout_accepts_is_one_duckdb_reads() -> None:
+    import duckdb
+
+    from compliance.layouts import DATE_DIRECTIVES
+
+    con = duckdb.connect()
+    for directive in sorted(DATE_DIRECTIVES):
+        con.execute("SELECT TRY_STRPTIME('2024', ?)", [directive]).fetchone()  # raises if not
+    with pytest.raises(duckdb.InvalidInputException):
+        con.execute("SELECT TRY_STRPTIME('2024', '%Q')").fetchone()
+
+
 def test_a_mapped_column_the_file_lacks_is_reported_at_the_mapping_line(tmp_path, cli) -> None:
     # optional fields both: unstated, they would have left every finding undetermined
     (tmp_path / "export.csv").write_text(
