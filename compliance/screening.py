@@ -425,16 +425,21 @@ def _read_date(kind: str, date_format: str | None) -> str:
 
     ``{t}`` is the column; ``{v}`` its value as text, as the checks read it.
     A column of dates (or timestamps, by their day) is read as it is; the
-    layout's date format, or ISO 8601, is for text.
+    layout's date format, or ISO 8601, is for text. Only a day of the years
+    1 to 9999 is a date, as in a case file: DuckDB also reads ``infinity``,
+    ``-infinity``, years before Christ and years past 9999, which no record
+    of a transfer holds and which would judge a row by no rule in force.
     """
     if kind == "DATE":
-        return "{t}"
-    if _TIMESTAMP.fullmatch(kind):
-        return "CAST({t} AS DATE)"
-    if date_format:  # a SQL literal, its braces doubled to stay themselves in the template
+        read = "{t}"
+    elif _TIMESTAMP.fullmatch(kind):
+        read = "CAST({t} AS DATE)"
+    elif date_format:  # a SQL literal, its braces doubled to stay themselves in the template
         written = sql_text(date_format).replace("{", "{{").replace("}", "}}")
-        return f"TRY_CAST(TRY_STRPTIME({{v}}, {written}) AS DATE)"
-    return "TRY_CAST({v} AS DATE)"
+        read = f"TRY_CAST(TRY_STRPTIME({{v}}, {written}) AS DATE)"
+    else:
+        read = "TRY_CAST({v} AS DATE)"
+    return f"CASE WHEN {read} BETWEEN DATE '{dt.date.min}' AND DATE '{dt.date.max}' THEN {read} END"
 
 
 def _hs_code(numeric: bool) -> str:
