@@ -343,6 +343,11 @@ to the US dollar the ECB quotes is some 60 billion dollars); a column mapped by 
 give such numbers. Bounded so, a value converted at any ECB rate fits the query's decimals."""
 _TOO_VALUABLE = "is 10^15 or more, more than any item of trade is worth"
 """What is said of an item past :data:`MAX_ITEM_VALUE`, in every format."""
+MAX_DIGITS = 32
+"""Digits before the decimal point of a quantity or an amount: DECIMAL(38,6) holds no more."""
+_TOO_LARGE_WORDS = (f"is too large: {{what}} has at most {MAX_DIGITS} digits before the"
+                    " decimal point")
+"""What is said of a number past :data:`MAX_DIGITS`, in every format."""
 
 
 def _too_valuable(amount: str, quantity: str) -> str:
@@ -504,11 +509,16 @@ def _checks(written: dict[str, str] | None = None) -> list[tuple[str | None, str
     written = written or {}
 
     def number(column: str, name: str, raw: str, what: str) -> list[tuple[str | None, str]]:
-        if name not in written:  # a typed column: what fails the cast is NaN, or too large
-            return [(name, _check(raw, name, f"{column} IS NULL OR {column} <= 0",
-                                  f"is not {what} above 0"))]
-        return [(name, _check(raw, name, f"{column} IS NULL",
-                              f"is not {what} written as {written[name]}")),
+        # a number the decimal cast cannot hold: as it reads in floating point, finite
+        large = f"TRY_CAST({raw} AS DOUBLE)"
+        too_large = (name, _check(raw, name, f"{column} IS NULL AND isfinite({large})"
+                                             f" AND {large} >= {float(10 ** MAX_DIGITS)}",
+                                  _TOO_LARGE_WORDS.format(what=what)))
+        if name not in written:  # a typed column: what else fails the cast is NaN, or infinite
+            return [too_large, (name, _check(raw, name, f"{column} IS NULL OR {column} <= 0",
+                                             f"is not {what} above 0"))]
+        return [too_large, (name, _check(raw, name, f"{column} IS NULL",
+                                         f"is not {what} written as {written[name]}")),
                 (name, _check(raw, name, f"{column} <= 0", f"is not {what} above 0"))]
 
     known = "IN (SELECT code FROM countries)"
@@ -1172,7 +1182,7 @@ def _read_frame(con: Any, frame: Any, layout: Layout, gate: CountryGate | None) 
 
 
 _SIX_DECIMALS = Decimal("0.000001")
-_TOO_LARGE = Decimal(10) ** 32
+_TOO_LARGE = Decimal(10) ** MAX_DIGITS
 
 
 def _staged_number(value: Decimal, where: str, what: str) -> Decimal:
@@ -1182,8 +1192,7 @@ def _staged_number(value: Decimal, where: str, what: str) -> Decimal:
     the same numbers a CSV row has rejected.
     """
     if value >= _TOO_LARGE:
-        raise ValueError(f"{where}: {value:f} is too large: {what} has at most 32 digits before"
-                         " the decimal point")
+        raise ValueError(f"{where}: {value:f} {_TOO_LARGE_WORDS.format(what=what)}")
     staged = value.quantize(_SIX_DECIMALS, rounding=ROUND_HALF_UP, context=Context(prec=40))
     if not staged:
         raise ValueError(f"{where}: {value:f} is not {what} above 0 to six decimals")
@@ -1203,6 +1212,10 @@ def _jsonl_records(path: Path) -> Iterator[tuple[int, list[tuple[Any, ...]] | st
                 for index, item in enumerate(transfer.items, start=1):
                     value = item.unit_value
                     at = f"items[{index - 1}]"
+                    # in the order of a flat row's checks: each number, then their product
+                    quantity = _staged_number(item.quantity, f"{at}.quantity", "a number")
+                    amount = None if value is None else _staged_number(
+                        value.amount, f"{at}.unit_value.amount", "an amount")
                     if value is not None and (
                             problem := _item_value_problem(value.amount, item.quantity)):
                         raise ValueError(f"{at}.unit_value.amount: {problem}")
@@ -1212,10 +1225,7 @@ def _jsonl_records(path: Path) -> Iterator[tuple[int, list[tuple[Any, ...]] | st
                         transfer.supplier.role, transfer.recipient.name,
                         transfer.recipient.country, transfer.recipient.role,
                         transfer.route_origin, transfer.route_destination, list(transfer.via),
-                        item.hs_code, item.made_in, item.description,
-                        _staged_number(item.quantity, f"{at}.quantity", "a number"),
-                        None if value is None else _staged_number(
-                            value.amount, f"{at}.unit_value.amount", "an amount"),
+                        item.hs_code, item.made_in, item.description, quantity, amount,
                         None if value is None else value.currency, licences))
             except ValueError as exc:
                 yield line_number, str(exc)

@@ -449,8 +449,9 @@ def test_numbers_past_what_the_records_hold_are_rejected_in_jsonl_as_in_csv(tmp_
         encoding="utf-8")
     jsonl, flat = (screen(tmp_path / name, BUNDLED) for name in ("gifts.jsonl", "gifts.csv"))
     worth = "is 10^15 or more, more than any item of trade is worth"
+    large = "is too large: an amount has at most 32 digits before the decimal point"
     assert jsonl.rejections == [
-        (2, f"items[0].unit_value.amount: 1{'0' * 40} times the quantity 1 {worth}"),
+        (2, f"items[0].unit_value.amount: 1{'0' * 40} {large}"),
         (3, "items[0].unit_value.amount: 0.0000001 is not an amount above 0 to six decimals"),
         (4, "items[0].quantity: 0.0000004 is not a number above 0 to six decimals"),
         (6, f"items[0].unit_value.amount: {'9' * 32} times the quantity 2.5 {worth}"),
@@ -458,6 +459,7 @@ def test_numbers_past_what_the_records_hold_are_rejected_in_jsonl_as_in_csv(tmp_
         (9, f"items[0].unit_value.amount: 1500000000000000 times the quantity 0.5 {worth}")]
     assert (9, f"item.unit_value.amount: '250000000000000' times the quantity '4' {worth}"
             ) in flat.rejections
+    assert (3, f"item.unit_value.amount: '1{'0' * 40}' {large}") in flat.rejections
     # the same records rejected (a CSV row is a line later, past its header), the rest alike
     assert [row - 1 for row, _ in flat.rejections] == [row for row, _ in jsonl.rejections]
     assert [f[2:] for f in flat.findings] == [f[2:] for f in jsonl.findings]
@@ -1026,6 +1028,26 @@ def test_typed_parquet_columns_are_checked(tmp_path) -> None:
                            " nomenclature"]  # a number's lost zero given back, then checked
     assert (result.read, result.screened) == (5, 1)
     assert {f[4] for f in screen(table, BUNDLED).findings} >= {"un.dprk.luxury.vehicles"}
+
+
+def test_a_typed_number_past_32_digits_is_said_to_be_too_large(tmp_path) -> None:
+    import duckdb
+
+    path = tmp_path / "records.parquet"
+    duckdb.connect().execute(f"""COPY (SELECT * FROM (VALUES
+        (1e300, 1::DECIMAL(38,0)), (5.0, ('1' || repeat('0', 37))::DECIMAL(38,0)),
+        ('nan'::DOUBLE, 1::DECIMAL(38,0)), (-1e300, 1::DECIMAL(38,0))) t(amount, quantity))
+        TO '{path}' (FORMAT parquet)""")
+    layout = Layout(columns={"item.unit_value.amount": "amount", "item.quantity": "quantity"},
+                    constants={"date": "2024-06-19", "supplier.country": "RU",
+                               "recipient.country": "KP", "item.unit_value.currency": "EUR"})
+    result = screen(path, BUNDLED, layout=layout)
+    digits = "has at most 32 digits before the decimal point"
+    assert result.rejections == [
+        (1, f"item.unit_value.amount: '1e+300' is too large: an amount {digits}"),
+        (2, f"item.quantity: '1{'0' * 37}' is too large: a number {digits}"),
+        (3, "item.unit_value.amount: 'nan' is not an amount above 0"),
+        (4, "item.unit_value.amount: '-1e+300' is not an amount above 0")]
 
 
 def test_a_typed_date_outside_the_years_1_to_9999_is_rejected(tmp_path) -> None:
