@@ -237,6 +237,9 @@ _Entry = tuple[PreparedRule, dt.date, dt.date, Callable[[str], Outcome] | None, 
 of its tree once the countries and the HS chapter are known (a decider, or None and the
 outcome), its id and its verdict when met."""
 _NOT = Outcome.NOT_MET
+_LAST = dt.date.max
+"""The end of a rule still in force (:attr:`InForce.end`), and also a day a record may state,
+on which that rule is in force: ``start <= day < end`` alone would leave it out."""
 _ONLY_NOT_MET = {Outcome.NOT_MET}
 
 
@@ -352,7 +355,7 @@ class _Index:
             return []
         chosen = []
         for p, start, end, under, *_ in self.entries(key, hs_code):
-            if not start <= day < end:
+            if not start <= day < end and not day == end == _LAST:
                 continue
             if under is not None and hs_code is not None and under(hs_code) is _NOT:
                 continue  # a known code outside the gate: the rule cannot be met
@@ -529,7 +532,7 @@ class Engine:
         for index, item in enumerate(transfer.items):
             code = item.hs_code
             for _, start, end, under, decide, outcome, rule_id, verdict in entries_for(key, code):
-                if not start <= day < end:
+                if not start <= day < end and not day == end == _LAST:
                     continue
                 if under is not None and code is not None and under(code) is _NOT:
                     continue  # a known code outside the gate: the rule cannot be met

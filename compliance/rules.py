@@ -96,7 +96,8 @@ class InForce(_Spec):
         return self.until or dt.date.max
 
     def covers(self, day: dt.date) -> bool:
-        return self.start <= day < self.end
+        # not ``day < self.end``: a window still open covers the last day a date can be
+        return self.start <= day and (self.until is None or day < self.until)
 
     def __str__(self) -> str:
         return f"from {self.start}" + (f" until {self.until}" if self.until else "")

@@ -104,6 +104,30 @@ def test_vectorised_jsonl_agrees_with_the_engine(rules, tmp_path_factory) -> Non
     check()
 
 
+def test_the_first_and_last_days_a_date_can_be_are_judged_alike_everywhere(tmp_path) -> None:
+    """9999-12-31 is the end of every rule still in force, and also a day a record may state.
+
+    The query held such a rule in force on it; the engine took the end as the
+    first day out of force, and judged the transfer by no rule.
+    """
+    engine = Engine(BUNDLED)
+    summit = compliance.load_case(Path(__file__).parent.parent / "cases"
+                                  / "pyongyang-summit-2024.yaml")
+    dated = [t.model_copy(update={"date": day}) for t in summit.transfers
+             for day in (dt.date.min, dt.date(2024, 6, 19), dt.date.max)]
+    rows = list(enumerate(dated, start=1))
+    _jsonl(tmp_path / "records.jsonl", dated)
+    result = screen(tmp_path / "records.jsonl", BUNDLED, explain=True)
+    assert _screened(result) == _expected(engine, rows)
+    last = {rule for row, _, rule, _ in _screened(result) if dated[row - 1].date == dt.date.max}
+    assert last == {rule for row, _, rule, _ in _screened(result)
+                    if dated[row - 1].date.year == 2024} != set()
+    for transfer in dated:  # the explaining engine, and --as-of, agree
+        assert ({f.rule.id for f in engine.evaluate_transfer(transfer).findings}
+                == {rule for _, rule, _ in engine.verdicts(transfer)}
+                == {rule for _, rule, _ in engine.verdicts(transfer, as_of=transfer.date)})
+
+
 def _flat(transfer: compliance.Transfer, item: compliance.Item) -> dict[str, str]:
     value = item.unit_value
     return {
