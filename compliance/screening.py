@@ -1171,7 +1171,17 @@ def _read_parquet_files(con: Any, files: list[Path], numbers: list[int] | None,
 
 
 def _read_frame(con: Any, frame: Any, layout: Layout, gate: CountryGate | None) -> int:
-    con.register("frame", frame)  # a pandas, polars or pyarrow table, already in memory
+    import duckdb
+
+    try:  # a pandas, polars or pyarrow table, already in memory: DuckDB reads it where it is
+        con.register("frame", frame)
+        con.execute("DESCRIBE frame")
+    except duckdb.Error as exc:
+        raise UsageError(f"cannot read the {type(frame).__name__} given as records: "
+                         + str(exc).removeprefix("Invalid Input Error: ").splitlines()[0],
+                         "records are a path, a list of paths, or a data frame (pandas,"
+                         " polars, a pyarrow Table) of columns of text, numbers and dates"
+                         ) from None
     rows = "frame"
     if hasattr(frame, "read_next_batch"):  # a stream of batches (DuckDB's .arrow()): read once
         con.execute("CREATE TEMP TABLE frame_rows AS SELECT * FROM frame")

@@ -303,6 +303,17 @@ def test_a_mapped_column_the_file_lacks_is_reported_at_the_mapping_line(tmp_path
         "2 problems in 1 file"]
 
 
+@pytest.mark.parametrize("records", [
+    {"date": ["2024-06-19"], "supplier.country": ["RU"], "recipient.country": ["KP"]},
+    42])
+def test_records_that_are_no_data_frame_are_a_usage_error_from_python(records) -> None:
+    with pytest.raises(compliance.UsageError) as raised:
+        compliance.screen(records)
+    assert str(raised.value).startswith(f"cannot read the {type(records).__name__} given as"
+                                        " records: ")
+    assert raised.value.hint.startswith("records are a path, a list of paths, or a data frame")
+
+
 def test_a_mapped_column_a_frame_lacks_is_an_error_from_python(tmp_path) -> None:
     import duckdb
 
