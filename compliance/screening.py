@@ -367,17 +367,17 @@ def _item_value_problem(amount: Decimal, quantity: Decimal) -> str | None:
     return f"{amount:f} times the quantity {quantity:f} {_TOO_VALUABLE}"
 
 
-def _number(text: str, numbers: str) -> str:
-    """SQL: a quantity or amount written in the layout's number format, as a decimal.
+def _plain_text(text: str, numbers: str) -> str:
+    """SQL: a quantity or amount written in the layout's number format, as plain text (1234.56).
 
-    NULL where the text is not such a number. The default format casts as it
-    is; the others first check that the thousands are grouped in threes, so
-    that no mark is taken for the other (a 1.5 in a file of 1.234,56 is no
+    NULL where the text is not such a number. The default format is plain
+    already; the others first check that the thousands are grouped in threes,
+    so that no mark is taken for the other (a 1.5 in a file of 1.234,56 is no
     number, not fifteen).
     """
     mark, group = NUMBER_MARKS[numbers]
     if mark == "." and group is None:
-        return f"TRY_CAST({text} AS DECIMAL(38,6))"
+        return text
     separators = "[ \u00a0\u202f]" if group == " " else "\\" + str(group)
     # no braces in the pattern: it becomes a template of str.format (_staging)
     whole = f"([0-9][0-9]?[0-9]?({separators}[0-9][0-9][0-9])+|[0-9]*)"
@@ -385,8 +385,16 @@ def _number(text: str, numbers: str) -> str:
     plain = f"regexp_replace({text}, '{separators}', '', 'g')"
     if mark == ",":
         plain = f"replace({plain}, ',', '.')"
-    return (f"CASE WHEN regexp_full_match({text}, '{pattern}')"
-            f" THEN TRY_CAST({plain} AS DECIMAL(38,6)) END")
+    return f"CASE WHEN regexp_full_match({text}, '{pattern}') THEN {plain} END"
+
+
+def _number(text: str, numbers: str) -> str:
+    """SQL: a quantity or amount written in the layout's number format, as a decimal.
+
+    NULL where the text is not such a number (:func:`_plain_text`), or one
+    too large for the decimal.
+    """
+    return f"TRY_CAST({_plain_text(text, numbers)} AS DECIMAL(38,6))"
 
 
 _NUMERIC = re.compile(r"(U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|DOUBLE|FLOAT|DECIMAL.*)")
@@ -510,7 +518,8 @@ def _checks(written: dict[str, str] | None = None) -> list[tuple[str | None, str
 
     def number(column: str, name: str, raw: str, what: str) -> list[tuple[str | None, str]]:
         # a number the decimal cast cannot hold: as it reads in floating point, finite
-        large = f"TRY_CAST({raw} AS DOUBLE)"
+        plain = _plain_text(raw, written[name]) if name in written else raw
+        large = f"TRY_CAST({plain} AS DOUBLE)"
         too_large = (name, _check(raw, name, f"{column} IS NULL AND isfinite({large})"
                                              f" AND {large} >= {float(10 ** MAX_DIGITS)}",
                                   _TOO_LARGE_WORDS.format(what=what)))

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 import compliance
 from compliance import screening
 from compliance.engine import Engine
-from compliance.layouts import Layout
+from compliance.layouts import NUMBER_MARKS, Layout
 from compliance.loader import load_layout
 from compliance.operators import OPERATORS, Outcome
 from compliance.screening import FIRST_REJECTIONS, screen
@@ -1273,6 +1273,21 @@ def test_a_mapping_reads_numbers_as_the_file_writes_them(tmp_path, numbers, over
     assert [(row, reason) for row, reason in result.rejections] == [
         (rows[v], f"item.unit_value.amount: '{v.strip()}' is not an amount written as {numbers}")
         for v in not_numbers]
+
+
+@pytest.mark.parametrize("numbers", ["1234.56", "1,234.56", "1.234,56", "1 234,56"])
+def test_a_number_past_32_digits_is_too_large_in_any_format(tmp_path, numbers) -> None:
+    mark, group = NUMBER_MARKS[numbers]
+    whole = f"{10 ** 32:,}".replace(",", group or "")  # 33 digits, grouped as the file groups
+    path = tmp_path / "records.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["date", "supplier.country", "recipient.country", "item.quantity",
+                         "item.unit_value.amount", "item.unit_value.currency"])
+        writer.writerow(["2024-06-19", "CN", "KP", whole + mark + "5", "1", "EUR"])
+    result = screen(path, BUNDLED, layout=Layout(numbers=numbers))
+    assert result.rejections == [(2, f"item.quantity: '{whole}{mark}5' is too large: a number"
+                                     " has at most 32 digits before the decimal point")]
 
 
 @pytest.mark.parametrize("dates", ["date32", "timestamp"])
