@@ -655,7 +655,8 @@ def load_rule_file(
                 source=document.span(where), notes=rule_spec.notes, examples=examples,
             ))
     exemptions: list[Exemption] = []
-    rule_ids = {r.get("id") for r in _entries(data, "rules") if isinstance(r, dict)}
+    rule_ids = {r["id"] for r in _entries(data, "rules")
+                if isinstance(r, dict) and isinstance(r.get("id"), str)}
     for exemption_spec, where in valid("exemptions", ExemptionSpec):
         for n, rule_id in enumerate(exemption_spec.exempts):
             if rule_id not in rule_ids:

@@ -175,6 +175,10 @@ BAD_RULES = [
         "id: demo.cars", "rules[1].id", nth=2),
     Bad("bad-rule-id", _swap(GOOD_RULES, "id: demo.cars", "id: Demo Cars"), "invalid-value",
         "id: Demo", "rules[0].id"),
+    Bad("rule-id-a-list", _swap(GOOD_RULES, "id: demo.cars", "id: [demo.cars]"),
+        "wrong-type", "id: [demo", "rules[0].id"),  # no id to exempt, not a crash
+    Bad("rule-id-a-mapping", _swap(GOOD_RULES, "id: demo.cars", "id: {demo: cars}"),
+        "wrong-type", "id: {demo", "rules[0].id"),
     Bad("empty-window", _swap(GOOD_RULES, "{from: 2017-12-22}",
                               "{from: 2017-12-22, until: 2017-01-01}"),
         "invalid-value", "in_force", "rules[0].in_force.until"),
