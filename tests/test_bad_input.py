@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from compliance import loader
 
@@ -304,3 +310,104 @@ def test_a_rejected_json_line_says_why_in_the_words_of_a_case_file(line: str, re
     with pytest.raises(ValidationError) as caught:
         Transfer.model_validate_json(line)
     assert loader.first_problem(caught.value) == reason
+
+
+# -- any field of a file given an odd value: judged or refused, never a crash ---------------
+
+ROOT = Path(__file__).resolve().parent.parent
+ODD_VALUES = [
+    None, 0, -1, 1.5, 10**30, True, "", "x", "KP", "kp", "870324", "2024-02-30", "%Q",
+    "%d'%m{%Y}", "a" * 300, [], {}, ["KP"], [["KP"]], {"in": ["KP"]}, {"gt": 5}, {"any": []},
+    {"not": None}, {"between": [5, 1]}, {"matches": "("},
+    {"amount": "1e999", "currency": "USD"}, dt.date(2024, 2, 29), dt.date.max]
+"""Values of every YAML type, and texts and mappings each part of the loaders reads."""
+ODD_IN_A_MAPPING = [v for v in ODD_VALUES if not isinstance(v, dict) or v in ({}, {"in": ["KP"]})]
+"""A column mapping holds no conditions: one mapping of text stands for all of them (each
+value costs a screen)."""
+
+RICH_RULES = GOOD_RULES + """\
+    examples:
+      - verdict: violation
+        transfer: {recipient: {country: KP}, items: [{description: Car, hs_code: "8703"}]}
+      - verdict: clear
+        transfer: {recipient: {country: CN}, items: [{description: Car, hs_code: "8703"}]}
+exemptions:
+  - id: demo.approved
+    title: Approved in advance
+    citation: {instrument: "UNSCR 2397 (2017)", provision: paragraph 25, confidence: unverified}
+    exempts: [demo.cars]
+    in_force: {from: 2017-12-22, until: 2030-01-01}
+    because: Approved.
+    when:
+      licence.issuer: {mentions: [Committee]}
+"""
+"""A pack with a rule, its examples and an exemption: every kind of field a pack has."""
+
+FILES = {
+    "rules": yaml.safe_load(RICH_RULES),
+    "case": yaml.safe_load((ROOT / "cases" / "pyongyang-summit-2024.yaml")
+                           .read_text(encoding="utf-8")),
+    "mapping": {"columns": {"date": "day", "supplier.country": "from", "recipient.country": "to",
+                            "item.hs_code": "hs", "item.unit_value.amount": "price"},
+                "constants": {"item.unit_value.currency": "EUR", "type": "gift"},
+                "date_format": "%d.%m.%Y", "numbers": "1.234,56", "delimiter": ";",
+                "encoding": "utf-8"},
+}
+
+
+def _fields(node: Any, at: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """Every place in a YAML document: each key's value and each list entry, depth first."""
+    if at:
+        yield at
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _fields(value, (*at, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _fields(value, (*at, index))
+
+
+def _first_of_each_name(document: Any) -> list[tuple[Any, ...]]:
+    """The first place of each key name (and the first list entry at each depth)."""
+    first: dict[tuple[int, str] | str, tuple[Any, ...]] = {}
+    for place in _fields(document):
+        name = place[-1] if isinstance(place[-1], str) else (len(place), "[]")
+        first.setdefault(name, place)
+    return list(first.values())
+
+
+def _with(document: Any, place: tuple[Any, ...], value: Any) -> str:
+    changed = copy.deepcopy(document)
+    parent = changed
+    for step in place[:-1]:
+        parent = parent[step]
+    parent[place[-1]] = copy.deepcopy(value)
+    return yaml.safe_dump(changed, allow_unicode=True, sort_keys=False)
+
+
+@pytest.mark.parametrize("kind", sorted(FILES))
+def test_any_field_given_an_odd_value_is_judged_or_refused_never_a_crash(kind, cli,
+                                                                        tmp_path) -> None:
+    """A rule pack, a case file or a column mapping, each field of it given each odd value.
+
+    Every run ends with findings or with diagnostics (exit 0, 1 or 2), never
+    with an internal error: a rule id written as a list once stopped the load
+    (exit 3), and so did a date format holding a quote.
+    """
+    path, records = tmp_path / f"{kind}.yaml", tmp_path / "records.csv"
+    records.write_text("day;from;to;hs;price\n19.06.2024;RU;KP;8703.23;250.000,00\n",
+                       encoding="utf-8")
+    pack = tmp_path / "pack.yaml"  # the small pack: loading the bundled ones each time is slow
+    pack.write_text(RICH_RULES, encoding="utf-8")
+    command = {"rules": ("check", ROOT / "cases" / "pyongyang-summit-2024.yaml", "--rules", path),
+               "case": ("check", path),
+               "mapping": ("screen", records, "--map", path, "--rules", pack,
+                           "--out", tmp_path / "found.csv")}
+    crashed = []
+    for place in _first_of_each_name(FILES[kind]):
+        for value in ODD_IN_A_MAPPING if kind == "mapping" else ODD_VALUES:
+            path.write_text(_with(FILES[kind], place, value), encoding="utf-8")
+            run = cli(*command[kind])
+            if run.status not in (0, 1, 2) or "Traceback" in run.err:
+                crashed.append((place, value, run.status, run.err[-300:]))
+    assert crashed == []
