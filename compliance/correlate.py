@@ -128,6 +128,14 @@ def chain_link(compiled: tuple[tuple[str, Evaluator, Decider], ...], step: int, 
                      value)
 
 
+def window_start(day: dt.date, window: dt.timedelta) -> dt.date:
+    """The first day of a window that ends on ``day``: no earlier than the first date there is.
+
+    A record may be dated 0001-01-01, where ``day - window`` would overflow.
+    """
+    return day - window if day - dt.date.min >= window else dt.date.min
+
+
 def records_of(transfer: Transfer, case: str, seq: int) -> list[Record]:
     """The records (items) of a transfer, numbered from ``seq``."""
     return [Record(seq + n, case, transfer, n) for n in range(len(transfer.items))]
@@ -193,7 +201,7 @@ class Correlator:
         # record that arrives out of order is evicted when the records before it are.
         assert self.latest is not None
         for compiled in self._compiled:
-            oldest = self.latest - compiled.correlation.window
+            oldest = window_start(self.latest, compiled.correlation.window)
             arrivals = compiled.arrivals
             while arrivals and arrivals[0][0] < oldest:
                 _, key = arrivals.popleft()
@@ -219,7 +227,7 @@ class Correlator:
         # every record of the first step that can open the chain: each leg took part in it
         opening = sorted((r for s, r in compiled.state[key]
                           if s == 0 and r.day <= bound.day and r.seq < bound.seq
-                          and r.day >= last.day - correlation.window),
+                          and r.day >= window_start(last.day, correlation.window)),
                          key=lambda r: (r.day, r.seq))
         if not opening:
             return None
@@ -232,7 +240,8 @@ class Correlator:
         correlation = compiled.correlation
         assert correlation.total is not None
         fact, threshold = correlation.total
-        window = [r for _, r in compiled.state[key] if r.day >= last.day - correlation.window]
+        start = window_start(last.day, correlation.window)
+        window = [r for _, r in compiled.state[key] if r.day >= start]
         values = [self._value(r, fact, threshold.currency) for r in window]
         known = sum((v for v in values if v is not None), Decimal(0))
         crossed = known > threshold.amount

@@ -31,6 +31,7 @@ from compliance.correlate import (
     in_date_order,
     met_steps,
     records_of,
+    window_start,
 )
 from compliance.errors import UsageError
 from compliance.models import Transfer
@@ -184,7 +185,7 @@ class ReteCorrelator:
 
     def _evict(self) -> None:
         for sequence in self._sequences:
-            oldest = self.latest - sequence.correlation.window
+            oldest = window_start(self.latest, sequence.correlation.window)
             while sequence.facts and sequence.facts[0][0].day < oldest:
                 _, fact = sequence.facts.popleft()
                 self._lang.retract_fact(sequence.name, fact)

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import compliance
-from compliance.correlate import Correlator, chains_in
+from compliance.correlate import Correlator, chains_in, window_start
 from compliance.models import Transfer
 
 PACK = """
@@ -147,6 +147,17 @@ def test_state_stays_within_the_windows(pack) -> None:
     assert correlator.held == 2 * 366  # without eviction it would hold all 4,000
 
 
+FIRST_DAYS = [_car("early", "0001-01-01", "NL", "CN", "V1"),
+              _car("early2", "0001-01-02", "CN", "KP", "V1"), *LEGS]
+"""Records dated on the first days a date can be, a window before which does not exist."""
+
+
+def test_records_of_the_first_days_a_date_can_be_are_held_and_evicted(pack) -> None:
+    assert window_start(dt.date(1, 1, 1), dt.timedelta(days=365)) == dt.date.min
+    assert window_start(dt.date(2018, 10, 7), dt.timedelta(days=2)) == dt.date(2018, 10, 5)
+    assert _run(pack, FIRST_DAYS) == [("test.chains.three_legs", "vin:V1", ("a", "b", "c"))]
+
+
 # -- the Rete engine -------------------------------------------------------------------------
 
 def _rete():
@@ -184,6 +195,7 @@ def test_the_rete_engine_finds_what_the_plain_evaluator_finds(pack, streams) -> 
 
 def test_the_rete_engine_on_the_bundled_chain(pack) -> None:
     assert _run(pack, LEGS, _rete()) == [("test.chains.three_legs", "vin:V1", ("a", "b", "c"))]
+    assert _run(pack, FIRST_DAYS, _rete()) == _run(pack, FIRST_DAYS)
 
 
 # -- compliance watch ------------------------------------------------------------------------
