@@ -376,13 +376,14 @@ def _first_of_each_name(document: Any) -> list[tuple[Any, ...]]:
     return list(first.values())
 
 
-def _with(document: Any, place: tuple[Any, ...], value: Any) -> str:
+def _with(document: Any, place: tuple[Any, ...], value: Any) -> Any:
+    """A copy of the document with ``value`` at ``place``."""
     changed = copy.deepcopy(document)
     parent = changed
     for step in place[:-1]:
         parent = parent[step]
     parent[place[-1]] = copy.deepcopy(value)
-    return yaml.safe_dump(changed, allow_unicode=True, sort_keys=False)
+    return changed
 
 
 @pytest.mark.parametrize("kind", sorted(FILES))
@@ -406,8 +407,45 @@ def test_any_field_given_an_odd_value_is_judged_or_refused_never_a_crash(kind, c
     crashed = []
     for place in _first_of_each_name(FILES[kind]):
         for value in ODD_IN_A_MAPPING if kind == "mapping" else ODD_VALUES:
-            path.write_text(_with(FILES[kind], place, value), encoding="utf-8")
+            path.write_text(yaml.safe_dump(_with(FILES[kind], place, value), allow_unicode=True,
+                                           sort_keys=False), encoding="utf-8")
             run = cli(*command[kind])
             if run.status not in (0, 1, 2) or "Traceback" in run.err:
                 crashed.append((place, value, run.status, run.err[-300:]))
     assert crashed == []
+
+
+RICH_LINE = {**GOOD_LINE, "origin": "RU", "destination": "KP", "via": ["CN"],
+             "licences": [{"issuer": "Ministry", "reference": "L-1", "covers": "cars"}],
+             "items": [{**GOOD_LINE["items"][0], "made_in": "RU",  # type: ignore[dict-item]
+                        "unit_value": {"amount": "250000", "currency": "EUR"}}]}
+"""A JSON line with every kind of field a transfer has."""
+ODD_IN_JSON = [value.isoformat() if isinstance(value, dt.date) else value
+               for value in ODD_VALUES] + ["0001-01-01", "1e999", "NaN", 1e308, 10**40, "0.0000005"]
+"""The odd values as JSON holds them (a date as text), and numbers past what an amount holds."""
+
+
+def test_any_field_of_a_json_line_given_an_odd_value_is_screened_or_rejected(cli,
+                                                                           tmp_path) -> None:
+    """Each field of a JSON line given each odd value, screened, explained and correlated.
+
+    A line dated 0001-01-01 once stopped compliance watch: the correlators
+    opened a window before the first date there is.
+    """
+    import json
+
+    from compliance.correlate import Correlator
+
+    path = tmp_path / "lines.jsonl"
+    path.write_text("".join(json.dumps(_with(RICH_LINE, place, value)) + "\n"
+                            for place in _first_of_each_name(RICH_LINE)
+                            for value in ODD_IN_JSON), encoding="utf-8")
+    run = cli("screen", path, "--out", tmp_path / "found.csv", "--explain")
+    assert run.status in (1, 2) and "Traceback" not in run.err, run.err
+    read = int(run.out.split("rows read ")[1].split(";")[0].replace(",", ""))
+    assert read == len(path.read_text(encoding="utf-8").splitlines())  # each read, none lost
+    rules = loader.load_rules()
+    with path.open("rb") as handle:
+        for _, transfer in loader.transfer_lines(handle):
+            if not isinstance(transfer, str):  # each line the first its correlator sees
+                Correlator(rules).feed(transfer)
