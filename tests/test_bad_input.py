@@ -417,7 +417,7 @@ def test_any_field_given_an_odd_value_is_judged_or_refused_never_a_crash(kind, c
 
 RICH_LINE = {**GOOD_LINE, "origin": "RU", "destination": "KP", "via": ["CN"],
              "licences": [{"issuer": "Ministry", "reference": "L-1", "covers": "cars"}],
-             "items": [{**GOOD_LINE["items"][0], "made_in": "RU",  # type: ignore[dict-item]
+             "items": [{**GOOD_LINE["items"][0], "made_in": "RU",
                         "unit_value": {"amount": "250000", "currency": "EUR"}}]}
 """A JSON line with every kind of field a transfer has."""
 ODD_IN_JSON = [value.isoformat() if isinstance(value, dt.date) else value
