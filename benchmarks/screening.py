@@ -643,6 +643,70 @@ def paired(path: Path, limit: int, turns: int) -> dict[str, list[float]]:
     return seconds
 
 
+def statements(path: Path, turns: int) -> None:
+    """The vectorised screen and the hand-written DuckDB query in turn, and where ours spends.
+
+    Both run ``turns`` times, one after the other, in this process; each of
+    our SQL statements is timed as DuckDB runs it (the work database's
+    creation among them), and so is the unzipping of the ECB file. Printed:
+    the milliseconds of each kind of statement a screen, the most first, and
+    the two times and their ratio, turn by turn.
+    """
+    import re
+
+    from compliance import screening
+
+    timed: dict[str, float] = {}
+
+    def add(what: str, began: float) -> None:
+        timed[what] = timed.get(what, 0.0) + time.perf_counter() - began
+
+    class Timed:  # the connection, each statement timed by the first words that name it
+        def __init__(self, con: Any) -> None:
+            self._con = con
+
+        def execute(self, query: str, *args: Any) -> Any:
+            began = time.perf_counter()
+            result = self._con.execute(query, *args)
+            add(re.sub(r"'[^']*'", "'…'", " ".join(query.split()))[:70], began)
+            return self if result is self._con else result
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._con, name)
+
+    connect, extract = screening._connect, screening._ecb_file
+
+    def timed_connect(work: str) -> Any:
+        began = time.perf_counter()
+        con = connect(work)
+        add("(creating the work database)", began)
+        return Timed(con)
+
+    def timed_extract(work: str) -> Any:
+        began = time.perf_counter()
+        found = extract(work)
+        add("(unzipping the ECB history)", began)
+        return found
+
+    screening._connect, screening._ecb_file = timed_connect, timed_extract
+    rules, ours, hand = _hand_rules(), [], []
+    for _ in range(turns):
+        with tempfile.TemporaryDirectory() as work:
+            began = time.perf_counter()
+            screening.screen(path, rules, out=Path(work) / "findings.parquet")
+            ours.append(time.perf_counter() - began)
+        hand_duckdb(path, 0)
+        hand.append(_LOOP_SECONDS or 0.0)
+    for what, seconds in sorted(timed.items(), key=lambda kv: -kv[1]):
+        print(f"{seconds / turns * 1000:8.1f} ms  {what}")
+    print(f"{sum(timed.values()) / turns * 1000:8.1f} ms  in all, of a screen of"
+          f" {sum(ours) / turns * 1000:.1f} ms on average")
+    ratios = sorted(a / b for a, b in zip(ours, hand, strict=True))
+    print(f"ours {' '.join(f'{t:.3f}' for t in ours)} s; hand-written DuckDB"
+          f" {' '.join(f'{t:.3f}' for t in hand)} s; ours over theirs, turn by turn:"
+          f" {ratios[len(ratios) // 2]:.2f}x ({ratios[0]:.2f}-{ratios[-1]:.2f})")
+
+
 def fields_only(path: Path, limit: int) -> int:
     """No rules: only read the five country fields of each Transfer, the engine's first step.
 
@@ -839,6 +903,9 @@ def main() -> None:
                         help="also screen a Parquet file of this many rows (peak memory)")
     parser.add_argument("--turns", type=int, default=7,
                         help="turns of the per-record loops taken in one process (default 7)")
+    parser.add_argument("--statements", type=int, default=0, metavar="TURNS",
+                        help="instead: where the vectorised screen spends its time, statement by"
+                        " statement, taken in turn with the hand-written DuckDB query")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--paired", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
@@ -852,6 +919,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="compliance-bench-") as work:
         data = Path(work) / "records.parquet"
         generate(data, args.records)
+        if args.statements:
+            statements(data, args.statements)
+            return
         sized = [(args.records, _rounds(tuple(ENGINES), data, args.records, args.repeat))]
         in_turn = _run_paired(data, args.records, args.turns)
         if args.big:
