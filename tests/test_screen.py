@@ -1085,6 +1085,44 @@ def test_a_typed_number_past_32_digits_is_said_to_be_too_large(tmp_path) -> None
         (4, "item.unit_value.amount: '-1e+300' is not an amount above 0")]
 
 
+TYPED_ROW = {"id": "'T1'", "date": "DATE '2024-06-19'", "type": "'gift'",
+             "supplier.country": "'RU'", "recipient.country": "'KP'", "via": "['CN']",
+             "item.hs_code": "'870324'", "item.quantity": "2",
+             "item.unit_value.amount": "250000", "item.unit_value.currency": "'USD'"}
+"""A Parquet row with a typed column for each field a screen checks, as DuckDB writes it."""
+ODD_TYPED = [
+    "NULL", "true", "-1", "0", "3.5", "1e300", "'nan'::DOUBLE", "'inf'::DOUBLE",
+    "170141183460469231731687303715884105727::HUGEINT", "18446744073709551615::UBIGINT",
+    "('1' || repeat('0', 37))::DECIMAL(38,0)", "'x'", "''", "'\\x00\\xff'::BLOB",
+    "[1, 2]", "[['CN']]", "['CN', NULL]", "{'a': 'RU'}", "MAP {'a': 'RU'}", "TIME '10:00'",
+    "INTERVAL 3 DAY", "DATE 'infinity'", "DATE '-infinity'", "TIMESTAMP '294247-01-10 04:00:54'",
+    "TIMESTAMPTZ '2024-06-19 23:30:00+09'", "TIMESTAMP_NS '2024-06-19 10:00:00'"]
+"""Values of every kind of DuckDB type, and the edges of each: each becomes a typed column."""
+
+
+def test_any_typed_column_holding_any_odd_value_is_screened_or_rejected(tmp_path) -> None:
+    """Each checked field of a Parquet row given each odd typed value, screened and explained.
+
+    Every row read is screened or rejected, the two counts add up, and the
+    screen ends without an error: such values once stopped ``--explain``
+    (a date of the year 294247) or were judged as if clear (-infinity).
+    """
+    import duckdb
+
+    con = duckdb.connect()
+    changed = [(f, v) for f in TYPED_ROW for v in ODD_TYPED]
+    for n, (field, value) in enumerate(changed):
+        columns = ", ".join(f"{value if name == field else typed} AS {json.dumps(name)}"
+                            for name, typed in TYPED_ROW.items())
+        con.execute(f"COPY (SELECT {columns} UNION ALL SELECT {columns})"
+                    f" TO '{tmp_path / f'{n:03}.parquet'}' (FORMAT parquet)")
+    result = screen(tmp_path, BUNDLED, explain=True)  # the folder: each file as if alone
+    assert len(result.files) == len(changed)
+    for (field, value), (_, alone) in zip(changed, result.files, strict=True):
+        assert (alone.read, alone.screened + alone.rejected) == (2, 2), (field, value)
+        assert alone.rejected in (0, 2), (field, value)  # the two rows alike
+
+
 def test_a_typed_date_outside_the_years_1_to_9999_is_rejected(tmp_path) -> None:
     """A Parquet DATE may hold infinity, and a TIMESTAMP the year 294247: no day of a transfer.
 
