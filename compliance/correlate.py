@@ -121,11 +121,13 @@ def met_steps(compiled: tuple[tuple[str, Evaluator, Decider], ...], record: Reco
 
 
 def chain_link(compiled: tuple[tuple[str, Evaluator, Decider], ...], step: int, record: Record,
-               rates: reference.ExchangeRates, value: Money | None = None) -> ChainLink:
-    """A record in a finding, with the trace of the step it met, judged on its own date."""
+               rates: reference.ExchangeRates, value: Money | None = None,
+               as_of: dt.date | None = None) -> ChainLink:
+    """A record in a finding, with the trace of the step it met, judged on its own date
+    (or on ``as_of``, as the correlator that found it judged it)."""
     name, evaluate, _ = compiled[step]
-    return ChainLink(name, record, evaluate(record.transfer, record.item, Env(record.day, rates)),
-                     value)
+    env = Env(as_of or record.day, rates)
+    return ChainLink(name, record, evaluate(record.transfer, record.item, env), value)
 
 
 def window_start(day: dt.date, window: dt.timedelta) -> dt.date:
@@ -144,8 +146,11 @@ def records_of(transfer: Transfer, case: str, seq: int) -> list[Record]:
 class Correlator:
     """The plain-Python evaluator of correlation rules, fed one transfer at a time."""
 
-    def __init__(self, rules: RuleSet, rates: reference.ExchangeRates | None = None) -> None:
+    def __init__(self, rules: RuleSet, rates: reference.ExchangeRates | None = None,
+                 as_of: dt.date | None = None) -> None:
         self.rates = rates if rates is not None else reference.default_rates()
+        self.as_of = as_of
+        """Judge every record by the correlations in force on this day, not on its own."""
         self._compiled = [_Compiled(c, compile_steps(c)) for c in rules.correlations]
         self._seq = 0
         self.latest: dt.date | None = None
@@ -165,10 +170,11 @@ class Correlator:
         if self.latest is None or transfer.date > self.latest:
             self.latest = transfer.date
         found: list[ChainFinding] = []
-        env = Env(transfer.date, self.rates)
+        day = self.as_of or transfer.date
+        env = Env(day, self.rates)
         for compiled in self._compiled:
             correlation = compiled.correlation
-            if not correlation.in_force.covers(transfer.date):
+            if not correlation.in_force.covers(day):
                 continue
             for record in records:
                 key = link_value(correlation.link, transfer, record.item_index)
@@ -232,8 +238,9 @@ class Correlator:
         if not opening:
             return None
         steps = compiled.steps
-        links = (tuple(chain_link(steps, 0, r, self.rates) for r in opening)
-                 + tuple(chain_link(steps, n + 1, r, self.rates) for n, r in enumerate(chosen)))
+        links = (tuple(chain_link(steps, 0, r, self.rates, as_of=self.as_of) for r in opening)
+                 + tuple(chain_link(steps, n + 1, r, self.rates, as_of=self.as_of)
+                         for n, r in enumerate(chosen)))
         return ChainFinding(correlation, correlation.verdict, key, links)
 
     def _total(self, compiled: _Compiled, key: str, last: Record) -> ChainFinding | None:
@@ -250,7 +257,8 @@ class Correlator:
         compiled.fired[key] = True
         links = tuple(
             chain_link(compiled.steps, 0, r, self.rates, None if v is None else
-                       Money.model_construct(amount=v, currency=threshold.currency))
+                       Money.model_construct(amount=v, currency=threshold.currency),
+                       as_of=self.as_of)
             for r, v in zip(window, values, strict=True))
         return ChainFinding(correlation, correlation.verdict, key, links,
                             Money.model_construct(amount=known, currency=threshold.currency))
@@ -260,7 +268,8 @@ class Correlator:
         if money is None:
             return None
         try:
-            return self.rates.convert(money.amount, money.currency, currency, record.day).amount
+            return self.rates.convert(money.amount, money.currency, currency,
+                                      self.as_of or record.day).amount
         except reference.RateUnavailable:
             return None
 

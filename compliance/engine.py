@@ -555,12 +555,12 @@ class Engine:
         """Every transfer of a case, in the order of the file, and the chains across them.
 
         Correlation rules see the transfers of one case (a matter under review),
-        in date order; each chain is judged by the correlations in force on the
-        date of its last record.
+        in date order; each record is judged by the correlations in force on its
+        date, or on ``as_of``, as the transfers are.
         """
         chains: tuple[ChainFinding, ...] = ()
         if self.rules.correlations:
-            correlator = Correlator(self.rules, self.rates)
+            correlator = Correlator(self.rules, self.rates, as_of)
             chains = tuple(correlator.run((t, case.case) for t in case.transfers))
         return CaseResult(case, file, tuple(
             self.evaluate_transfer(t, case.case, as_of) for t in case.transfers), chains)

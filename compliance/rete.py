@@ -16,6 +16,7 @@ import is attempted only here, and its failure is a usage error.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections import deque
 from collections.abc import Iterable
@@ -108,13 +109,16 @@ def _ruleset(correlation: Correlation, lang: Any) -> _Sequence:
 class ReteCorrelator:
     """Correlation rules with their sequences on durable_rules; same findings as the plain one."""
 
-    def __init__(self, rules: RuleSet, rates: reference.ExchangeRates | None = None) -> None:
+    def __init__(self, rules: RuleSet, rates: reference.ExchangeRates | None = None,
+                 as_of: dt.date | None = None) -> None:
         self._lang, self._engine = _durable()
         self.rates = rates if rates is not None else reference.default_rates()
+        self.as_of = as_of
+        """Judge every record by the correlations in force on this day, not on its own."""
         sequences = [c for c in rules.correlations if c.total is None]
         totals = [c for c in rules.correlations if c.total is not None]
         self._sequences = [_ruleset(c, self._lang) for c in sequences]
-        self._totals = Correlator(RuleSet((), (), (), totals), self.rates)
+        self._totals = Correlator(RuleSet((), (), (), totals), self.rates, as_of)
         self.plain: tuple[str, ...] = tuple(c.id for c in totals)
         """Correlations that run in the plain evaluator (totals)."""
         self._records: dict[int, Record] = {}
@@ -131,10 +135,11 @@ class ReteCorrelator:
         found = self._totals.feed(transfer, case)
         if self.latest is None or transfer.date > self.latest:
             self.latest = transfer.date
-        env = Env(transfer.date, self.rates)
+        day = self.as_of or transfer.date
+        env = Env(day, self.rates)
         for sequence in self._sequences:
             correlation = sequence.correlation
-            if not correlation.in_force.covers(transfer.date):
+            if not correlation.in_force.covers(day):
                 continue
             sequence.fired.clear()
             for record in records:
@@ -176,7 +181,8 @@ class ReteCorrelator:
                              key=lambda s: (self._records[s].day, s))
             chain = [(0, seq) for seq in opening]
             chain += [(step + 1, seq) for step, seq in enumerate(tails[last])]
-            links = [chain_link(sequence.steps, step, self._records[seq], self.rates)
+            links = [chain_link(sequence.steps, step, self._records[seq], self.rates,
+                                as_of=self.as_of)
                      for step, seq in chain]
             key = key_of[last]
             assert key is not None

@@ -152,6 +152,24 @@ FIRST_DAYS = [_car("early", "0001-01-01", "NL", "CN", "V1"),
 """Records dated on the first days a date can be, a window before which does not exist."""
 
 
+def test_as_of_judges_chains_by_the_correlations_in_force_on_that_day(pack, pack_file, tmp_path,
+                                                                       cli) -> None:
+    """--as-of is a what-if for every rule: the chains' too, as the transfers' rules are."""
+    def chains(as_of: str | None) -> list[tuple]:
+        day = None if as_of is None else dt.date.fromisoformat(as_of)
+        return list(chains_in(Correlator(pack, as_of=day).run((t, "c") for t in LEGS)))
+
+    found = [("test.chains.three_legs", "vin:V1", ("a", "b", "c"))]
+    assert chains(None) == chains("2010-01-01") == found  # in force from 2010-01-01
+    assert chains("2009-12-31") == []
+    case = tmp_path / "legs.yaml"
+    case.write_text(json.dumps({"case": "legs", "transfers": [
+        json.loads(t.model_dump_json()) for t in LEGS]}), encoding="utf-8")
+    for as_of, expected in (("2009-12-31", 0), ("2010-01-01", 1)):
+        run = cli("check", case, "--rules", pack_file, "--as-of", as_of, "--format", "json")
+        assert len(json.loads(run.out)["cases"][0]["chains"]) == expected
+
+
 def test_records_of_the_first_days_a_date_can_be_are_held_and_evicted(pack) -> None:
     assert window_start(dt.date(1, 1, 1), dt.timedelta(days=365)) == dt.date.min
     assert window_start(dt.date(2018, 10, 7), dt.timedelta(days=2)) == dt.date(2018, 10, 5)
@@ -196,6 +214,10 @@ def test_the_rete_engine_finds_what_the_plain_evaluator_finds(pack, streams) -> 
 def test_the_rete_engine_on_the_bundled_chain(pack) -> None:
     assert _run(pack, LEGS, _rete()) == [("test.chains.three_legs", "vin:V1", ("a", "b", "c"))]
     assert _run(pack, FIRST_DAYS, _rete()) == _run(pack, FIRST_DAYS)
+    rete = _rete()
+    for day in (dt.date(2009, 12, 31), dt.date(2010, 1, 1)):  # --as-of, as the plain one
+        assert (_run(pack, LEGS, lambda rules, day=day: rete(rules, as_of=day))
+                == _run(pack, LEGS, lambda rules, day=day: Correlator(rules, as_of=day)))
 
 
 # -- compliance watch ------------------------------------------------------------------------
