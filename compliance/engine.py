@@ -231,15 +231,13 @@ class Evaluation:
 
 
 _NONE_NAMED: Named = (None, None, None, None, ())
-_Entry = tuple[PreparedRule, dt.date, dt.date, Callable[[str], Outcome] | None, Decider | None,
-               Outcome, str, FindingVerdict]
-"""A rule the countries admit: its days in force, the test of its HS gate, what is left
+_Entry = tuple[PreparedRule, dt.date, dt.date | None, Callable[[str], Outcome] | None,
+               Decider | None, Outcome, str, FindingVerdict]
+"""A rule the countries admit: its days in force (start, and until or None, tested as
+:meth:`InForce.covers` tests them), the test of its HS gate, what is left
 of its tree once the countries and the HS chapter are known (a decider, or None and the
 outcome), its id and its verdict when met."""
 _NOT = Outcome.NOT_MET
-_LAST = dt.date.max
-"""The end of a rule still in force (:attr:`InForce.end`), and also a day a record may state,
-on which that rule is in force: ``start <= day < end`` alone would leave it out."""
 _ONLY_NOT_MET = {Outcome.NOT_MET}
 
 
@@ -271,7 +269,7 @@ class _Index:
                     self.by_country.setdefault((fact, code), []).append(p)
         self.named = frozenset(code for _, code in self.by_country)
         # per rule, read once: its days in force and the prefix test of its HS gate
-        self.checks = {p.rule.id: (p.rule.in_force.start, p.rule.in_force.end,
+        self.checks = {p.rule.id: (p.rule.in_force.start, p.rule.in_force.until,
                                    fast_under(tuple(sorted(p.gate))) if p.gate else None)
                        for p in prepared}
         self.verdict = {p.rule.id: FindingVerdict(p.rule.verdict.value) for p in prepared}
@@ -318,7 +316,7 @@ class _Index:
         entries = []
         named = self.named
         for p in sorted(found.values(), key=lambda p: self.order[p.rule.id]):
-            start, end, under = self.checks[p.rule.id]
+            start, until, under = self.checks[p.rule.id]
             if under is not None and chapter is not None:
                 # no code of a chapter outside the gate is inside it (prefixes have 2+ digits)
                 within = under(chapter)
@@ -331,7 +329,7 @@ class _Index:
             if rest is _NOT:
                 continue  # these countries and this chapter cannot meet the rule
             decide, outcome = (None, rest) if isinstance(rest, Outcome) else (rest, _NOT)
-            entries.append((p, start, end, under, decide, outcome, p.rule.id,
+            entries.append((p, start, until, under, decide, outcome, p.rule.id,
                             self.verdict[p.rule.id]))
         if len(self._admitted) >= self.CACHE:
             self._admitted.clear()
@@ -354,8 +352,8 @@ class _Index:
         if key is None:
             return []
         chosen = []
-        for p, start, end, under, *_ in self.entries(key, hs_code):
-            if not start <= day < end and not day == end == _LAST:
+        for p, start, until, under, *_ in self.entries(key, hs_code):
+            if day < start or (until is not None and day >= until):
                 continue
             if under is not None and hs_code is not None and under(hs_code) is _NOT:
                 continue  # a known code outside the gate: the rule cannot be met
@@ -531,8 +529,9 @@ class Engine:
         entries_for, exempting = self._index.entries, self._exemptions
         for index, item in enumerate(transfer.items):
             code = item.hs_code
-            for _, start, end, under, decide, outcome, rule_id, verdict in entries_for(key, code):
-                if not start <= day < end and not day == end == _LAST:
+            admitted = entries_for(key, code)
+            for _, start, until, under, decide, outcome, rule_id, verdict in admitted:
+                if day < start or (until is not None and day >= until):  # InForce.covers
                     continue
                 if under is not None and code is not None and under(code) is _NOT:
                     continue  # a known code outside the gate: the rule cannot be met
