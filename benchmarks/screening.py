@@ -542,15 +542,15 @@ def _assert(name: str, batch: list[dict[str, Any]], assert_facts: Any) -> int:
 
 
 def ours(path: Path, limit: int, mode: str, every: bool = False, csv: bool = False,
-         months: bool = False, jsonl: bool = False) -> int:
+         months: bool = False, jsonl: bool = False, jobs: int = 1) -> int:
     """Our engines: the explaining engine, the trace-free one, or the vectorised screen.
 
     On the rules the hand-written baselines encode, so that every column does
     the same work; with ``every``, on all the bundled packs, as a user runs them.
     With ``csv``, the vectorised screen reads the same rows from the CSV file;
     with ``jsonl``, from the JSONL file (each line validated as a transfer, in
-    Python); with ``months``, from the twelve files they are split into,
-    screened together.
+    Python; by ``jobs`` processes); with ``months``, from the twelve files
+    they are split into, screened together.
     """
     import compliance
 
@@ -567,8 +567,11 @@ def ours(path: Path, limit: int, mode: str, every: bool = False, csv: bool = Fal
                   else _months(path) if months else path)
         with tempfile.TemporaryDirectory() as work:
             start = time.perf_counter()
-            result = screen(source, rules, out=Path(work) / "findings.parquet")
+            result = screen(source, rules, out=Path(work) / "findings.parquet", jobs=jobs)
             _LOOP_SECONDS = time.perf_counter() - start
+        if jobs > 1:  # the workers have ended: their peak is a child's
+            child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            _NOTE = f"{_NOTE}; {jobs} workers, peak {child:.0f} MB each at most"
         return sum(n for (_, verdict), n in result.counts.items() if verdict != "undetermined")
     engine = _engine(rules)
     records = transfers(path, limit)
@@ -730,6 +733,8 @@ ENGINES = {
     "vectorised (compliance screen)": lambda p, n: ours(p, n, "vectorised"),
     "vectorised, the rows as CSV": lambda p, n: ours(p, n, "vectorised", csv=True),
     "vectorised, the rows as JSONL": lambda p, n: ours(p, n, "vectorised", jsonl=True),
+    "vectorised, the rows as JSONL, a process a core": lambda p, n: ours(
+        p, n, "vectorised", jsonl=True, jobs=_cores()),
     "vectorised, the rows in 12 files": lambda p, n: ours(p, n, "vectorised", months=True),
     "durable_rules, facts": durable_facts,
     "Transfer fields read, no rules": fields_only,
@@ -740,6 +745,13 @@ ENGINES = {
     "engine, no traces, every bundled rule": lambda p, n: ours(p, n, "verdicts", every=True),
     "vectorised, every bundled rule": lambda p, n: ours(p, n, "vectorised", every=True),
 }
+
+
+def _cores() -> int:
+    """The cores this process may run on, as ``compliance screen`` counts them."""
+    from compliance.cli import _cores as cores
+
+    return cores()
 
 
 def _peak_mb() -> float:

@@ -111,6 +111,7 @@ def screen(
     as_of: dt.date | None = None,
     keep: bool = True,
     explain: bool = False,
+    jobs: int = 1,
 ) -> Any:
     """Screen bulk trade records (CSV, JSONL, Parquet, or a data frame) in one vectorised pass.
 
@@ -122,7 +123,8 @@ def screen(
     findings (and rejected rows) themselves when they are not written to a
     file, unless ``keep`` is False. With ``explain``, each finding also
     carries its explanation, the facts that would settle it and what would
-    clear it. See ``docs/screening.md``.
+    clear it. ``jobs`` processes read a JSONL file's lines (more than one:
+    call it under ``if __name__ == "__main__":``). See ``docs/screening.md``.
     """
     from compliance.loader import load_layout, unknown_column
     from compliance.screening import screen as run
@@ -132,7 +134,7 @@ def screen(
     layout = load_layout(mapping) if mapping is not None else None
     try:
         return run(source, rules, layout=layout, out=out, rejects=rejects, as_of=as_of,
-                   keep=keep, explain=explain)
+                   keep=keep, explain=explain, jobs=jobs)
     except UnknownColumnError as exc:  # said at the mapping's line that names the column
         if mapping is None:
             raise

@@ -29,6 +29,23 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
 
 
+def _jobs(text: str) -> int:
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of processes (1 or more)")
+    return jobs
+
+
+def _cores() -> int:
+    """The processor cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1  # pragma: no cover - macOS and Windows
+
+
 def _verdicts(text: str) -> frozenset[str]:
     chosen = frozenset(v.strip() for v in text.split(",") if v.strip())
     unknown = sorted(chosen - set(VERDICTS))
@@ -96,6 +113,9 @@ def _parser() -> argparse.ArgumentParser:
                              " the fact it read), the facts that would settle it (missing) and"
                              " what would clear it (clears_if); the records with findings are"
                              " judged again, one by one")
+    screen.add_argument("--jobs", "-j", type=_jobs, metavar="N",
+                        help="processes that read JSONL lines (default: one a core); CSV and"
+                             " Parquet are read by DuckDB on every core whatever N is")
 
     watch = commands.add_parser(
         "watch", help="follow a stream of transfers (JSONL) and report chains as they complete",
@@ -203,7 +223,7 @@ def _screen(args: argparse.Namespace) -> int:
     source = args.paths[0] if len(args.paths) == 1 else args.paths
     result = compliance.screen(source, rules, mapping=args.map, out=args.out,
                                rejects=args.rejects, as_of=args.as_of, keep=False,
-                               explain=args.explain)
+                               explain=args.explain, jobs=args.jobs or _cores())
     print(result.summary())
     if result.out:
         print(f"findings written to {result.out}")

@@ -446,27 +446,35 @@ def numbered_lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
         yield number, None
 
 
+def transfer_line(number: int, line: bytes | None) -> Transfer | str | None:
+    """One line of a JSONL stream of transfers (as :func:`numbered_lines` gives it): the
+    transfer, or why not; None for a blank line.
+
+    A byte-order mark before the first line (as Windows tools write UTF-8) is
+    no part of it; a line that is not UTF-8 is rejected as JSON that is not
+    valid; one past :data:`MAX_LINE_BYTES` (None) as :data:`TOO_LONG`.
+    """
+    if line is None:
+        return TOO_LONG
+    if number == 1:
+        line = line.removeprefix(b"\xef\xbb\xbf")
+    if not line.strip():
+        return None
+    try:
+        return Transfer.model_validate_json(line)
+    except ValidationError as exc:
+        return first_problem(exc)
+
+
 def transfer_lines(handle: IO[bytes]) -> Iterator[tuple[int, Transfer | str]]:
     """Each line of a JSONL stream of transfers that is not blank: the transfer, or why not.
 
-    Lines are numbered from 1, blank ones counted. A byte-order mark before the
-    first line (as Windows tools write UTF-8) is no part of it; a line that is
-    not UTF-8 is rejected as JSON that is not valid; one past
-    :data:`MAX_LINE_BYTES` as :data:`TOO_LONG`.
+    Lines are numbered from 1, blank ones counted; each is read as
+    :func:`transfer_line` reads it.
     """
     for number, line in numbered_lines(handle):
-        if line is None:
-            yield number, TOO_LONG
-            continue
-        if number == 1:
-            line = line.removeprefix(b"\xef\xbb\xbf")
-        if not line.strip():
-            continue
-        try:
-            transfer = Transfer.model_validate_json(line)
-        except ValidationError as exc:
-            yield number, first_problem(exc)
-        else:
+        transfer = transfer_line(number, line)
+        if transfer is not None:
             yield number, transfer
 
 

@@ -24,7 +24,7 @@ import re
 import sys
 import tempfile
 import zlib
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,7 +37,7 @@ from compliance.engine import Engine
 from compliance.errors import UnknownColumnError, UsageError
 from compliance.gates import CountryGate, union_gate
 from compliance.layouts import FIELDS, NUMBER_MARKS, REQUIRED, Layout
-from compliance.loader import MAX_LINE_BYTES, transfer_lines
+from compliance.loader import MAX_LINE_BYTES, numbered_lines, transfer_line
 from compliance.models import Item, Licence, Party, Transfer, TransferType
 from compliance.operators import sql_text
 from compliance.rules import RuleSet
@@ -1218,66 +1218,191 @@ def _staged_number(value: Decimal, where: str, what: str) -> Decimal:
     return staged
 
 
-def _jsonl_records(path: Path) -> Iterator[tuple[int, list[tuple[Any, ...]] | str]]:
-    """Each line of a JSONL file that is not blank: its records (one an item), or why not."""
-    with _open(path) as handle:
-        for line_number, transfer in transfer_lines(handle):
-            if isinstance(transfer, str):
-                yield line_number, transfer
-                continue
-            licences = [licence.model_dump() for licence in transfer.licences]
-            rows = []
-            try:
-                for index, item in enumerate(transfer.items, start=1):
-                    value = item.unit_value
-                    at = f"items[{index - 1}]"
-                    # in the order of a flat row's checks: each number, then their product
-                    quantity = _staged_number(item.quantity, f"{at}.quantity", "a number")
-                    amount = None if value is None else _staged_number(
-                        value.amount, f"{at}.unit_value.amount", "an amount")
-                    if value is not None and (
-                            problem := _item_value_problem(value.amount, item.quantity)):
-                        raise ValueError(f"{at}.unit_value.amount: {problem}")
-                    rows.append((
-                        line_number, index, transfer.id, transfer.date, transfer.type.value,
-                        transfer.supplier.name, transfer.supplier.country,
-                        transfer.supplier.role, transfer.recipient.name,
-                        transfer.recipient.country, transfer.recipient.role,
-                        transfer.route_origin, transfer.route_destination, list(transfer.via),
-                        item.hs_code, item.made_in, item.description, quantity, amount,
-                        None if value is None else value.currency, licences))
-            except ValueError as exc:
-                yield line_number, str(exc)
-                continue
-            yield line_number, rows
+def _line_records(number: int, line: bytes | None) -> list[tuple[Any, ...]] | str | None:
+    """The records of one JSONL line (one an item, in the order of ``records``' columns), or
+    why it is rejected; None for a blank line."""
+    transfer = transfer_line(number, line)
+    if transfer is None or isinstance(transfer, str):
+        return transfer
+    licences = [licence.model_dump() for licence in transfer.licences]
+    rows = []
+    try:
+        for index, item in enumerate(transfer.items, start=1):
+            value = item.unit_value
+            at = f"items[{index - 1}]"
+            # in the order of a flat row's checks: each number, then their product
+            quantity = _staged_number(item.quantity, f"{at}.quantity", "a number")
+            amount = None if value is None else _staged_number(
+                value.amount, f"{at}.unit_value.amount", "an amount")
+            if value is not None and (
+                    problem := _item_value_problem(value.amount, item.quantity)):
+                raise ValueError(f"{at}.unit_value.amount: {problem}")
+            rows.append((
+                number, index, transfer.id, transfer.date, transfer.type.value,
+                transfer.supplier.name, transfer.supplier.country,
+                transfer.supplier.role, transfer.recipient.name,
+                transfer.recipient.country, transfer.recipient.role,
+                transfer.route_origin, transfer.route_destination, list(transfer.via),
+                item.hs_code, item.made_in, item.description, quantity, amount,
+                None if value is None else value.currency, licences))
+    except ValueError as exc:
+        return str(exc)
+    return rows
 
 
-def _read_jsonl(con: Any, path: Path) -> int:
-    """Read a JSONL file into ``records`` (a table) and its rejects; the transfers read.
+@dataclass(frozen=True)
+class _Lines:
+    """A run of JSONL lines read: its records (one an item) written to a Parquet file, and
+    the lines rejected, with their reasons."""
 
-    Appended through Arrow a batch at a time: a statement a row would cost
-    milliseconds each in the work database.
-    """
-    con.execute("CREATE TABLE records (" + ", ".join(
-        f"{name} {kind}" for name, kind in COLUMNS.items()) + ")")
-    batch: list[tuple[Any, ...]] = []
+    last: int  # the number of the run's last line
+    records: int  # the records written (none: no file)
+    rejected: list[tuple[int, str]]
+    transfers: int  # the lines that held a transfer
+
+
+def _read_lines(lines: list[tuple[int, bytes | None]], schema: Any, target: str) -> _Lines:
+    """Read a run of numbered JSONL lines, its records written to ``target`` (Parquet, of
+    ``schema``): in this process, or in a worker's, which needs no DuckDB."""
+    rows: list[tuple[Any, ...]] = []
     rejected: list[tuple[int, str]] = []
-    transfers = 0  # the lines that held a transfer
-    with _progress(path) as advance:
-        for last, records in _jsonl_records(path):
-            if isinstance(records, str):
-                rejected.append((last, records))
-            else:
-                batch.extend(records)
-                transfers += 1
-            if len(batch) >= BATCH or len(rejected) >= BATCH:
-                _insert(con, "records", batch)
+    transfers = 0
+    for number, line in lines:
+        records = _line_records(number, line)
+        if isinstance(records, str):
+            rejected.append((number, records))
+        elif records is not None:
+            rows.extend(records)
+            transfers += 1
+    if rows:
+        import pyarrow.parquet as pq
+
+        pq.write_table(_arrow(rows, schema), target)
+    return _Lines(lines[-1][0], len(rows), rejected, transfers)
+
+
+RUN_LINES = 10_000
+"""JSONL lines read as one run, into a Parquet file of their own: the unit of work a worker
+is handed."""
+RUN_BYTES = 8 << 20
+"""The bytes of lines past which a run ends before :data:`RUN_LINES`."""
+PARALLEL_BYTES = 8 << 20
+"""The size of a JSONL file (some 30,000 transfers) from which its lines are read by workers,
+if there are to be more than one: a smaller one is read before they would have started (half
+a second or so). A gzipped file counts as four times its size."""
+
+
+class _Workers:
+    """Worker processes that read JSONL lines, ``jobs`` of them; started when first wanted."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        self._pool: Any = None
+
+    def wanted(self, path: Path) -> bool:
+        """Whether the lines of ``path`` are to be read by workers."""
+        size = path.stat().st_size * (4 if path.suffix.lower() == GZIPPED else 1)
+        return self.jobs > 1 and size >= PARALLEL_BYTES
+
+    def submit(self, lines: list[tuple[int, bytes | None]], schema: Any, target: str) -> Any:
+        """A future of :func:`_read_lines` run in a worker."""
+        if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            # spawned, not forked: this process runs DuckDB's threads, which a fork would copy
+            # mid-work; a spawned worker imports this module anew, and no more
+            self._pool = ProcessPoolExecutor(self.jobs,
+                                             mp_context=multiprocessing.get_context("spawn"))
+        return self._pool.submit(_read_lines, lines, schema, target)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def _runs(handle: IO[bytes]) -> Iterator[list[tuple[int, bytes | None]]]:
+    """The numbered lines of a JSONL stream, :data:`RUN_LINES` at a time, or fewer if they
+    hold :data:`RUN_BYTES` (long lines are held a few at a time)."""
+    run: list[tuple[int, bytes | None]] = []
+    held = 0
+    for number, line in numbered_lines(handle):
+        run.append((number, line))
+        held += 0 if line is None else len(line)
+        if len(run) == RUN_LINES or held >= RUN_BYTES:
+            yield run
+            run, held = [], 0
+    if run:
+        yield run
+
+
+def _read_runs(handle: IO[bytes], schema: Any, folder: Path,
+               workers: _Workers | None) -> Iterator[tuple[str, _Lines]]:
+    """Each run of a JSONL stream read, in the order of the file, with the Parquet file its
+    records went to (in ``folder``): here, or by ``workers``, a few runs each in flight at a
+    time (so that memory stays bounded).
+
+    The stream itself is read here, so its errors (a damaged gzip file) are
+    raised here, as when no worker reads.
+    """
+    pending: deque[tuple[str, Any]] = deque()
+    for run in _runs(handle):
+        target = str(folder / f"{run[0][0]:012d}.parquet")  # named by the run's first line
+        if workers is None:
+            yield target, _read_lines(run, schema, target)
+            continue
+        pending.append((target, workers.submit(run, schema, target)))
+        if len(pending) > 2 * workers.jobs:
+            yield _done(*pending.popleft())
+    while pending:
+        yield _done(*pending.popleft())
+
+
+def _done(target: str, future: Any) -> tuple[str, _Lines]:
+    """A run read by a worker, once it is."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        return target, future.result()
+    except BrokenProcessPool:
+        raise UsageError("a worker process reading its lines stopped before it was done",
+                         "a script that screens with jobs above 1 calls screen under"
+                         ' if __name__ == "__main__": (each worker imports it anew);'
+                         " or the machine ran out of memory") from None
+
+
+def _read_jsonl(con: Any, path: Path, work: str, workers: _Workers) -> int:
+    """Read a JSONL file into ``records`` and its rejects; return the transfers read.
+
+    ``records`` is a view of the Parquet files its lines were read into, a
+    run of :data:`RUN_LINES` lines each, in a folder of ``work`` of their
+    own: written by Arrow, by whichever process read the lines, and read by
+    DuckDB as a CSV or Parquet file's records are.
+    """
+    con.execute("CREATE TEMP TABLE jsonl_records (" + ", ".join(
+        f"{name} {kind}" for name, kind in COLUMNS.items()) + ")")
+    schema = _schema(con, "jsonl_records")
+    folder = Path(tempfile.mkdtemp(prefix="jsonl-", dir=work))
+    files: list[str] = []
+    rejected: list[tuple[int, str]] = []
+    transfers = 0
+    with _progress(path) as advance, _open(path) as handle:
+        for target, lines in _read_runs(handle, schema, folder,
+                                        workers if workers.wanted(path) else None):
+            if lines.records:
+                files.append(target)
+            rejected.extend(lines.rejected)
+            transfers += lines.transfers
+            if len(rejected) >= BATCH:
                 _insert(con, "rejects", rejected)
-                batch.clear()
                 rejected.clear()
-                advance(last)
-        _insert(con, "records", batch)
+            advance(lines.last)
         _insert(con, "rejects", rejected)
+    # the records as the files hold them (none: the empty table of their columns)
+    con.execute("CREATE TEMP VIEW records AS SELECT * FROM "
+                + (f"read_parquet([{', '.join(sql_text(f) for f in files)}])" if files
+                   else "jsonl_records"))
     con.execute("CREATE TEMP VIEW stated_currencies AS SELECT DISTINCT unit_currency AS code"
                 " FROM records")
     return transfers
@@ -1355,22 +1480,33 @@ def _batches(con: Any, query: str) -> Iterator[list[dict[str, Any]]]:
         yield [dict(zip(names, row, strict=True)) for row in chunk]
 
 
-def _insert(writer: Any, table: str, rows: list[tuple[Any, ...]]) -> None:
-    """Append rows to a table in one statement, through Arrow (executemany runs one a row).
+def _schema(writer: Any, table: str) -> Any:
+    """The Arrow schema of a table's rows."""
+    return writer.sql(f"SELECT * FROM {table} LIMIT 0").to_arrow_table().schema
 
-    The rows' values are typed as the table's columns are, not guessed.
-    """
-    if not rows:
-        return
+
+def _arrow(rows: list[tuple[Any, ...]], schema: Any) -> Any:
+    """Rows as an Arrow table of ``schema``: their values typed as the columns are, not guessed."""
     import pyarrow as pa
 
-    schema = writer.sql(f"SELECT * FROM {table} LIMIT 0").to_arrow_table().schema
+    if not rows:
+        return schema.empty_table()
     columns = zip(*rows, strict=True)  # each row has a value for every column
-    batch = pa.Table.from_arrays([pa.array(column, type=kind) for column, kind
-                                  in zip(columns, schema.types, strict=True)], schema=schema)
+    return pa.Table.from_arrays([pa.array(column, type=kind) for column, kind
+                                 in zip(columns, schema.types, strict=True)], schema=schema)
+
+
+def _append(writer: Any, table: str, batch: Any) -> None:
+    """Append an Arrow table to a table in one statement."""
     writer.register("batch", batch)
     writer.execute(f"INSERT INTO {table} SELECT * FROM batch")
     writer.unregister("batch")
+
+
+def _insert(writer: Any, table: str, rows: list[tuple[Any, ...]]) -> None:
+    """Append rows to a table in one statement, through Arrow (executemany runs one a row)."""
+    if rows:
+        _append(writer, table, _arrow(rows, _schema(writer, table)))
 
 
 def _per_record(con: Any, rules: RuleSet, gate: str, as_of: dt.date | None) -> None:
@@ -1521,7 +1657,7 @@ class _Judging:
 def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = None,
            out: str | Path | None = None, rejects: str | Path | None = None,
            as_of: dt.date | None = None, keep: bool = True,
-           explain: bool = False) -> ScreenResult:
+           explain: bool = False, jobs: int = 1) -> ScreenResult:
     """Screen trade records (a CSV, JSONL or Parquet path, or a data frame) against rules.
 
     ``source`` may also be a folder (its records files, by name) or a list of
@@ -1535,7 +1671,16 @@ def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = 
     (counts only, in bounded memory). With ``explain``, each finding also
     has the :data:`EXPLAINED` columns, from the per-record engine's trace of
     the records with findings.
+
+    ``jobs``: processes that read a JSONL file's lines (validating a transfer
+    is Python's work, one core's; DuckDB reads CSV and Parquet on every core
+    whatever it is). More than one are started by :mod:`multiprocessing`,
+    which imports the calling script anew in each: a script that screens
+    with ``jobs`` screens under ``if __name__ == "__main__":``. The result
+    is the same for any ``jobs``.
     """
+    if jobs < 1:
+        raise UsageError(f"jobs must be 1 or more, not {jobs}")
     layout = layout or Layout()
     if rejects is None and out is not None:
         rejects = Path(out).with_name(_stem(Path(out)) + ".rejects.csv")
@@ -1553,14 +1698,16 @@ def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = 
     result = ScreenResult(per_record=[(r.id, why) for r, why in compiled.per_record])
     with tempfile.TemporaryDirectory(prefix="compliance-screen-") as work:
         con = _connect(work)
+        workers = _Workers(jobs)
         try:
             _reference_tables(con)
             judge = _Judging(con, rules, compiled, as_of, explain, work)
             with _reading(None if several else source):
                 if several:
-                    _screen_files(con, sources, kinds, layout, work, gate, result, judge)
+                    _screen_files(con, sources, kinds, layout, work, gate, result, judge,
+                                  workers)
                 else:
-                    result.screened = _load(con, source, kinds[0], layout, work, gate)
+                    result.screened = _load(con, source, kinds[0], layout, work, gate, workers)
                     judge()
             con.execute("CREATE TEMP TABLE citations AS SELECT unnest(?::VARCHAR[]) AS rule,"
                         " unnest(?::VARCHAR[]) AS citation",
@@ -1595,6 +1742,7 @@ def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = 
             elif keep:
                 result.rejections = con.execute(rejected).fetchall()
         finally:
+            workers.close()
             con.close()
     return result
 
@@ -1653,7 +1801,7 @@ kept are judged and let go, so that the table of them stays bounded."""
 
 def _screen_files(con: Any, files: list[Path], kinds: list[str | None], layout: Layout,
                   work: str, gate: CountryGate | None, result: ScreenResult,
-                  judge: _Judging) -> None:
+                  judge: _Judging, workers: _Workers) -> None:
     """Screen several files, row numbers by :data:`PART`, into ``findings`` and ``rejects``;
     each file's counts and first rejected rows into ``result.files``.
 
@@ -1693,11 +1841,10 @@ def _screen_files(con: Any, files: list[Path], kinds: list[str | None], layout: 
             with _reading(path):
                 part.screened = (  # a CSV file's dialect was sniffed already
                     _read_csv_files(con, [prepared[n - 1]], None, layout, gate)
-                    if n - 1 in prepared else _load(con, path, kind, layout, work, gate))
+                    if n - 1 in prepared else _load(con, path, kind, layout, work, gate,
+                                                    workers))
                 if part.screened >= ALONE_ROWS:  # judged now, its rows shifted as they are read
-                    # (a JSONL file's records are a table; a flat file's, a view of the file)
-                    con.execute(f"ALTER {'TABLE' if kind == 'jsonl' else 'VIEW'} records"
-                                " RENAME TO own_records")
+                    con.execute("ALTER VIEW records RENAME TO own_records")
                     con.execute(f"CREATE TEMP VIEW records AS SELECT * REPLACE ({shift})"
                                 " FROM own_records")
                     judge()
@@ -1870,7 +2017,7 @@ def _source_kind(source: Any, layout: Layout) -> str | None:
 
 
 def _load(con: Any, source: Any, kind: str | None, layout: Layout, work: str,
-          gate: CountryGate | None = None) -> int:
+          gate: CountryGate | None, workers: _Workers) -> int:
     """Read the source (of :func:`_source_kind` ``kind``) into the ``records`` relation and
     ``rejects``; return records screened.
 
@@ -1883,5 +2030,5 @@ def _load(con: Any, source: Any, kind: str | None, layout: Layout, work: str,
     if kind == "parquet":
         return _read_parquet(con, Path(source), layout, gate)
     if kind == "jsonl":
-        return _read_jsonl(con, Path(source))
+        return _read_jsonl(con, Path(source), work, workers)
     return _read_frame(con, source, layout, gate)

@@ -464,6 +464,112 @@ def test_a_jsonl_line_past_the_limit_is_rejected_and_the_next_keep_their_numbers
     assert run.err == f"{path}: rows rejected:\n  row 1: {reason}\n"
 
 
+def _odd_lines() -> list[bytes]:
+    """JSONL lines of every kind a screen reads: transfers met and not, of several items, and
+    lines rejected for each kind of reason (blank lines are no records)."""
+    from compliance.screening import MAX_LINE_BYTES
+
+    items = [{"description": "Armoured limousine", "hs_code": "870333", "quantity": 1},
+             {"description": "Presentation sword", "hs_code": "930700", "quantity": 2,
+              "unit_value": {"amount": 900, "currency": "EUR"}},
+             {"description": "Porcelain tea set", "hs_code": "691110", "quantity": 1,
+              "unit_value": {"amount": 100, "currency": "CHF"}}]
+    several = json.loads(_gift("several"))
+    several["items"] = items
+    dear = json.loads(_gift("dear"))
+    dear["items"][0].update(quantity=1, unit_value={"amount": "1" + "0" * 40, "currency": "EUR"})
+    elsewhere = json.loads(_gift("elsewhere"))
+    elsewhere["recipient"]["country"] = "FR"
+    undated = json.loads(_gift("undated"))
+    del undated["date"]
+    return [line.encode() for line in (
+        _gift("first"), "", json.dumps(several), "{broken", json.dumps(dear),
+        json.dumps(elsewhere), "   ", _gift("long", "x" * MAX_LINE_BYTES),
+        json.dumps(undated), '{"id": "h", "date": "2024-06-19"}', _gift("last"))]
+
+
+def test_jsonl_lines_read_by_worker_processes_screen_as_read_in_one(
+        tmp_path, monkeypatch) -> None:
+    """With ``jobs``, runs of a JSONL file's lines are read by worker processes: the
+    findings (explained), rejects and counts are the same, byte for byte, and so are a
+    folder's, each file's rows numbered within it."""
+    lines = _odd_lines()
+    folder = tmp_path / "ledgers"
+    folder.mkdir()
+    (folder / "a.jsonl").write_bytes(b"\xef\xbb\xbf" + b"\n".join(lines * 3) + b"\n")
+    (folder / "b.jsonl.gz").write_bytes(gzip.compress(b"\r\n".join(reversed(lines))))
+    monkeypatch.setattr(screening, "RUN_LINES", 4)  # runs of a few lines, each file past them
+    monkeypatch.setattr(screening, "PARALLEL_BYTES", 0)  # workers for any file
+    handed: list[int] = []  # the first line of each run handed to a worker
+    submit = screening._Workers.submit
+    monkeypatch.setattr(screening._Workers, "submit", lambda self, run, *rest: (
+        handed.append(run[0][0]), submit(self, run, *rest))[1])
+    written = {}
+    for jobs in (1, 2):
+        for source in (folder / "a.jsonl", folder):
+            out = tmp_path / f"{source.name}-{jobs}.csv"
+            result = screen(source, BUNDLED, out=out, explain=True, jobs=jobs)
+            written[source.name, jobs] = (
+                out.read_bytes(), out.with_name(f"{out.stem}.rejects.csv").read_bytes(),
+                (result.read, result.screened, result.rejected), dict(result.counts))
+    a_runs = list(range(1, 3 * len(lines) + 1, 4))
+    assert handed == a_runs + a_runs + list(range(1, len(lines) + 1, 4))
+    for source in ("a.jsonl", "ledgers"):
+        assert written[source, 1] == written[source, 2]
+    findings, rejects, counts, _ = written["a.jsonl", 1]
+    assert counts == (3 * 9, 3 * 4, 3 * 5)
+    assert [int(line.split(",")[0]) for line in rejects.decode().splitlines()[1:]] == [
+        n + 11 * k for k in range(3) for n in (4, 5, 8, 9, 10)]
+    rows = {row for row, *_ in list(csv.reader(io.StringIO(findings.decode())))[1:]}
+    assert rows == {str(n + 11 * k) for k in range(3) for n in (1, 3, 11)}
+    assert written["ledgers", 2][2] == (4 * 9, 4 * 4, 4 * 5)
+
+
+def test_jsonl_runs_end_at_so_many_lines_or_bytes(monkeypatch) -> None:
+    """A run (a worker's unit of work) holds every line once, in order, and ends at
+    RUN_LINES lines or once it holds RUN_BYTES: long lines are held a few at a time."""
+    monkeypatch.setattr(screening, "RUN_LINES", 3)
+    monkeypatch.setattr(screening, "RUN_BYTES", 100)
+    lines = [b"a" * 10, b"b" * 120, b"c" * 10, b"d" * 10, b"e" * 10, b"f" * 10, b"g" * 50,
+             b"h" * 50, b"i" * 3 * (screening.MAX_LINE_BYTES // 2), b"j"]
+    runs = list(screening._runs(io.BytesIO(b"\n".join(lines))))
+    assert [[number for number, _ in run] for run in runs] == [
+        [1, 2], [3, 4, 5], [6, 7, 8], [9, 10]]  # line 9, too long, is not held
+    assert [line for run in runs for _, line in run] == [
+        *(line + b"\n" for line in lines[:8]), None, b"j"]
+
+
+def test_a_script_that_starts_workers_unguarded_is_told_how(tmp_path) -> None:
+    """Each worker imports the calling script anew: one that screens with jobs at its top
+    level would screen again in each. It stops with one error that says so."""
+    import subprocess
+    import sys
+
+    (tmp_path / "gifts.jsonl").write_text(_gift("g") + "\n", encoding="utf-8")
+    (tmp_path / "audit.py").write_text(
+        "import compliance\nfrom compliance import screening\n"
+        "screening.PARALLEL_BYTES = 0\n"
+        "compliance.screen('gifts.jsonl', jobs=2)\n", encoding="utf-8")
+    run = subprocess.run([sys.executable, "audit.py"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 1
+    assert run.stderr.splitlines()[-1] == (
+        "compliance.errors.UsageError: gifts.jsonl: a worker process reading its lines"
+        " stopped before it was done")
+
+
+def test_jobs_are_one_or_more(tmp_path, cli) -> None:
+    (tmp_path / "gifts.jsonl").write_text(_gift("g") + "\n", encoding="utf-8")
+    with pytest.raises(compliance.UsageError, match="jobs must be 1 or more, not 0"):
+        screen(tmp_path / "gifts.jsonl", BUNDLED, jobs=0)
+    for jobs in ("0", "two"):
+        run = cli("screen", tmp_path / "gifts.jsonl", "--jobs", jobs)
+        assert run.status == 2
+        assert f"argument --jobs/-j: '{jobs}' is not a number of processes (1 or more)" in run.err
+    run = cli("screen", tmp_path / "gifts.jsonl", "--jobs", "3")
+    assert (run.status, run.err) == (1, "")
+
+
 def test_numbers_past_what_the_records_hold_are_rejected_in_jsonl_as_in_csv(tmp_path) -> None:
     """Quantities and amounts are held to six decimals, and an item's value below 10^15."""
     cases = [  # (quantity, amount): what a CSV row and a JSON line both state
