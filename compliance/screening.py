@@ -21,6 +21,7 @@ import importlib.util
 import io
 import os
 import re
+import shutil
 import sys
 import tempfile
 import zlib
@@ -1378,12 +1379,16 @@ def _read_jsonl(con: Any, path: Path, work: str, workers: _Workers) -> int:
     ``records`` is a view of the Parquet files its lines were read into, a
     run of :data:`RUN_LINES` lines each, in a folder of ``work`` of their
     own: written by Arrow, by whichever process read the lines, and read by
-    DuckDB as a CSV or Parquet file's records are.
+    DuckDB as a CSV or Parquet file's records are. The folder holds one
+    file's runs at a time: the last file's records have been judged, or
+    kept in a table, before another is read.
     """
     con.execute("CREATE TEMP TABLE jsonl_records (" + ", ".join(
         f"{name} {kind}" for name, kind in COLUMNS.items()) + ")")
     schema = _schema(con, "jsonl_records")
-    folder = Path(tempfile.mkdtemp(prefix="jsonl-", dir=work))
+    folder = Path(work) / "jsonl"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
     files: list[str] = []
     rejected: list[tuple[int, str]] = []
     transfers = 0

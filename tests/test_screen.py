@@ -504,6 +504,11 @@ def test_jsonl_lines_read_by_worker_processes_screen_as_read_in_one(
     submit = screening._Workers.submit
     monkeypatch.setattr(screening._Workers, "submit", lambda self, run, *rest: (
         handed.append(run[0][0]), submit(self, run, *rest))[1])
+    runs_held: list[int] = []  # Parquet files of runs in the work folder, as each file is read
+    read = screening._read_jsonl
+    monkeypatch.setattr(screening, "_read_jsonl", lambda con, path, work, workers: (
+        read(con, path, work, workers), runs_held.append(len(list(Path(work).rglob("*.parquet"))))
+    )[0])
     written = {}
     for jobs in (1, 2):
         for source in (folder / "a.jsonl", folder):
@@ -523,6 +528,8 @@ def test_jsonl_lines_read_by_worker_processes_screen_as_read_in_one(
     rows = {row for row, *_ in list(csv.reader(io.StringIO(findings.decode())))[1:]}
     assert rows == {str(n + 11 * k) for k in range(3) for n in (1, 3, 11)}
     assert written["ledgers", 2][2] == (4 * 9, 4 * 4, 4 * 5)
+    # the runs with records: 8 of a's 9 (lines 29-32 hold none), then b's 3, a's let go by then
+    assert runs_held == [8, 8, 3] * 2
 
 
 def test_jsonl_runs_end_at_so_many_lines_or_bytes(monkeypatch) -> None:
