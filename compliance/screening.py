@@ -1684,8 +1684,8 @@ def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = 
     with ``jobs`` screens under ``if __name__ == "__main__":``. The result
     is the same for any ``jobs``.
     """
-    if jobs < 1:
-        raise UsageError(f"jobs must be 1 or more, not {jobs}")
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise UsageError(f"jobs must be a whole number, 1 or more, not {jobs!r}")
     layout = layout or Layout()
     if rejects is None and out is not None:
         rejects = Path(out).with_name(_stem(Path(out)) + ".rejects.csv")

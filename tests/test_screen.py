@@ -567,8 +567,10 @@ def test_a_script_that_starts_workers_unguarded_is_told_how(tmp_path) -> None:
 
 def test_jobs_are_one_or_more(tmp_path, cli) -> None:
     (tmp_path / "gifts.jsonl").write_text(_gift("g") + "\n", encoding="utf-8")
-    with pytest.raises(compliance.UsageError, match="jobs must be 1 or more, not 0"):
-        screen(tmp_path / "gifts.jsonl", BUNDLED, jobs=0)
+    for jobs in (0, -2, 2.0, "2", True, None):
+        with pytest.raises(compliance.UsageError) as raised:
+            screen(tmp_path / "gifts.jsonl", BUNDLED, jobs=jobs)
+        assert str(raised.value) == f"jobs must be a whole number, 1 or more, not {jobs!r}"
     for jobs in ("0", "two"):
         run = cli("screen", tmp_path / "gifts.jsonl", "--jobs", jobs)
         assert run.status == 2
