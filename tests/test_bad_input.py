@@ -425,15 +425,17 @@ ODD_IN_JSON = [value.isoformat() if isinstance(value, dt.date) else value
 """The odd values as JSON holds them (a date as text), and numbers past what an amount holds."""
 
 
-def test_any_field_of_a_json_line_given_an_odd_value_is_screened_or_rejected(cli,
-                                                                           tmp_path) -> None:
-    """Each field of a JSON line given each odd value, screened, explained and correlated.
+def test_any_field_of_a_json_line_given_an_odd_value_is_screened_or_rejected(
+        cli, tmp_path, monkeypatch) -> None:
+    """Each field of a JSON line given each odd value, screened, explained and correlated;
+    screened by worker processes too, to the same bytes.
 
     A line dated 0001-01-01 once stopped compliance watch: the correlators
     opened a window before the first date there is.
     """
     import json
 
+    from compliance import screening
     from compliance.correlate import Correlator
 
     path = tmp_path / "lines.jsonl"
@@ -444,6 +446,13 @@ def test_any_field_of_a_json_line_given_an_odd_value_is_screened_or_rejected(cli
     assert run.status in (1, 2) and "Traceback" not in run.err, run.err
     read = int(run.out.split("rows read ")[1].split(";")[0].replace(",", ""))
     assert read == len(path.read_text(encoding="utf-8").splitlines())  # each read, none lost
+    monkeypatch.setattr(screening, "PARALLEL_BYTES", 0)  # workers for this small file
+    monkeypatch.setattr(screening, "RUN_LINES", 50)
+    workers = cli("screen", path, "--out", tmp_path / "workers.csv", "--explain", "--jobs", "2")
+    assert (workers.status, workers.out.replace("workers", "found")) == (run.status, run.out)
+    for name in ("{}.csv", "{}.rejects.csv"):
+        assert ((tmp_path / name.format("workers")).read_bytes()
+                == (tmp_path / name.format("found")).read_bytes())
     rules = loader.load_rules()
     with path.open("rb") as handle:
         for _, transfer in loader.transfer_lines(handle):
