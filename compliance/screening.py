@@ -1377,7 +1377,7 @@ def _read_jsonl(con: Any, path: Path, work: str, workers: _Workers) -> int:
     """Read a JSONL file into ``records`` and its rejects; return the transfers read.
 
     ``records`` is a view of the Parquet files its lines were read into, a
-    run of :data:`RUN_LINES` lines each, in a folder of ``work`` of their
+    run of lines each (:func:`_runs`), in a folder of ``work`` of their
     own: written by Arrow, by whichever process read the lines, and read by
     DuckDB as a CSV or Parquet file's records are. The folder holds one
     file's runs at a time: the last file's records have been judged, or
@@ -1501,17 +1501,13 @@ def _arrow(rows: list[tuple[Any, ...]], schema: Any) -> Any:
                                  in zip(columns, schema.types, strict=True)], schema=schema)
 
 
-def _append(writer: Any, table: str, batch: Any) -> None:
-    """Append an Arrow table to a table in one statement."""
-    writer.register("batch", batch)
-    writer.execute(f"INSERT INTO {table} SELECT * FROM batch")
-    writer.unregister("batch")
-
-
 def _insert(writer: Any, table: str, rows: list[tuple[Any, ...]]) -> None:
     """Append rows to a table in one statement, through Arrow (executemany runs one a row)."""
-    if rows:
-        _append(writer, table, _arrow(rows, _schema(writer, table)))
+    if not rows:
+        return
+    writer.register("batch", _arrow(rows, _schema(writer, table)))
+    writer.execute(f"INSERT INTO {table} SELECT * FROM batch")
+    writer.unregister("batch")
 
 
 def _per_record(con: Any, rules: RuleSet, gate: str, as_of: dt.date | None) -> None:
