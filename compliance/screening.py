@@ -1587,11 +1587,24 @@ def _copy_options(path: str | Path) -> str:
         options += ", COMPRESSION gzip"
     if not target.parent.is_dir():
         raise UsageError(f"cannot write {path}: no folder {target.parent}")
+    if target.is_dir():
+        raise UsageError(f"cannot write {path}: it is a folder", "name a file, in it or not")
+    if not os.access(target if target.exists() else target.parent, os.W_OK):
+        raise UsageError(f"cannot write {path}: permission denied")
     return options
 
 
 def _write(con: Any, query: str, path: str | Path) -> None:
-    con.execute(f"COPY ({query}) TO {sql_text(str(path))} ({_copy_options(path)})")
+    """Write a query's rows to an output file; a file that cannot be written is said so."""
+    import duckdb
+
+    try:
+        con.execute(f"COPY ({query}) TO {sql_text(str(path))} ({_copy_options(path)})")
+    except (duckdb.IOException, duckdb.PermissionException) as exc:
+        # checked before the screening, but a disk fills, or a file system refuses what
+        # the permissions let through
+        reason = re.sub(r'^(IO Error: )?Cannot open file "[^"]*": ', "", str(exc).splitlines()[0])
+        raise UsageError(f"cannot write {path}: {reason}") from None
 
 
 @contextmanager

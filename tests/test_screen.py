@@ -941,6 +941,27 @@ def test_an_output_that_cannot_be_written_stops_the_run_first(tmp_path, cli, mon
     assert run.status == 2 and says in run.err
 
 
+def test_an_output_that_is_a_folder_or_is_refused_is_a_usage_error(tmp_path, cli,
+                                                                   monkeypatch) -> None:
+    """A folder named as the findings or the rejects is refused before any work; a file
+    the checks let through but the file system refuses is said so, not as a bug."""
+    (tmp_path / "ledger.csv").write_text(LEDGER, encoding="utf-8")
+    folder = tmp_path / "found.csv"
+    folder.mkdir()
+    with monkeypatch.context() as patch:
+        patch.setattr(screening, "_connect", lambda work: pytest.fail("screening started"))
+        for options in (("--out", folder), ("--out", tmp_path / "f.csv", "--rejects", folder)):
+            run = cli("screen", tmp_path / "ledger.csv", *options)
+            assert (run.status, run.err) == (
+                2, f"error: cannot write {folder}: it is a folder\n"
+                   "  hint: name a file, in it or not\n")
+    # the checks let the folder through: DuckDB's COPY is refused
+    monkeypatch.setattr(screening, "_copy_options", lambda path: "FORMAT csv, HEADER true")
+    run = cli("screen", tmp_path / "ledger.csv", "--out", folder)
+    assert run.status == 2
+    assert run.err.startswith(f"error: cannot write {folder}: "), run.err
+
+
 def test_rules_without_a_sql_form_fall_back_per_record(tmp_path_factory) -> None:
     engine = Engine(OPERATOR_RULES)
     without_sql = dataclasses.replace(OPERATORS["mentions"], sql=None)
