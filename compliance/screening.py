@@ -1705,6 +1705,7 @@ def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = 
                                                    and Path(source).is_dir())
     sources = (_records_files(source, skip=[t for t in (out, rejects) if t is not None])
                if several else [source])
+    _check_targets(out, rejects, sources)
     kinds = [_source_kind(path, layout) for path in sources]  # each checked before any is read
     gate = union_gate(r.when for r in rules)
     # a flat file's records are read inside the gate of every rule (the query's among them)
@@ -1761,14 +1762,49 @@ def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = 
     return result
 
 
+def _screen_output(path: Path) -> bool:
+    """Whether a file holds findings or rejects as a screen writes them (by its columns), or
+    nothing (a JSONL file of no findings)."""
+    import duckdb
+
+    try:
+        with _open(path) as handle:
+            if not handle.read(1):
+                return True
+    except (OSError, EOFError, zlib.error):
+        return False
+    try:
+        columns = {c for c, *_ in duckdb.connect().execute(
+            f"DESCRIBE SELECT * FROM {sql_text(str(path))}").fetchall()}
+    except duckdb.Error:
+        return False
+    return set(FINDINGS_COLUMNS) <= columns or columns - {"file"} == {"row", "reason"}
+
+
+def _check_targets(out: str | Path | None, rejects: str | Path | None,
+                   sources: list[Any]) -> None:
+    """Refuse, before any work, to write findings or rejects over a records file being
+    screened, or the two over each other."""
+    written = {Path(target).resolve(): target for target in (out, rejects) if target is not None}
+    if out is not None and len(written) == 1:
+        raise UsageError(f"cannot write {rejects}: the findings are written there too",
+                         "name the rejects' file apart from the findings'")
+    for source in sources:
+        if isinstance(source, str | Path) and (target := written.get(Path(source).resolve())):
+            raise UsageError(f"cannot write {target}: it holds records being screened",
+                             "name a file that is not one of the records")
+
+
 def _records_files(sources: str | Path | Iterable[str | Path],
                   skip: Iterable[str | Path] = ()) -> list[Path]:
     """The records files to screen: each path given, a folder's files of a records format.
 
     A folder gives its files (not those of its subfolders, nor hidden ones) whose
     suffix names a records format, by name; the findings and rejects being
-    written (``skip``) are not read, should they be in it. A folder without
-    one is an error, as is a file named twice.
+    written (``skip``) are not read, should they be in it, if they hold a
+    screen's findings or rejects already (a file of records there is not
+    written over: that is an error). A folder without one is an error, as is
+    a file named twice.
     """
     given = [sources] if isinstance(sources, str | Path) else list(sources)
     if not given:
@@ -1783,8 +1819,12 @@ def _records_files(sources: str | Path | Iterable[str | Path],
             found.append(entry)  # checked as any source is, with the others, before any work
             continue
         members = sorted(p for p in entry.iterdir()
-                         if p.is_file() and not p.name.startswith(".")
-                         and _suffix(p) in FORMATS and p.resolve() not in written)
+                         if p.is_file() and not p.name.startswith(".") and _suffix(p) in FORMATS)
+        for member in members:
+            if member.resolve() in written and not _screen_output(member):
+                raise UsageError(f"cannot write {member}: it holds records being screened",
+                                 "name a file that is not one of the records")
+        members = [p for p in members if p.resolve() not in written]
         if not members:
             raise UsageError(f"{entry}: no records file in the folder",
                              "records files are " + _RECORDS_NAMED)

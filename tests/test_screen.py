@@ -962,6 +962,33 @@ def test_an_output_that_is_a_folder_or_is_refused_is_a_usage_error(tmp_path, cli
     assert run.err.startswith(f"error: cannot write {folder}: "), run.err
 
 
+def test_findings_and_rejects_are_never_written_over_the_records(tmp_path, cli,
+                                                                 monkeypatch) -> None:
+    """Nothing is lost: an output that names a records file being screened (however it is
+    spelled), or the findings and rejects in one file, is refused before any work."""
+    ledger = tmp_path / "ledger.csv"
+    ledger.write_text(LEDGER, encoding="utf-8")
+    (tmp_path / "gifts.jsonl").write_text(_gift("g") + "\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(screening, "_connect", lambda work: pytest.fail("screening started"))
+    held = "it holds records being screened\n  hint: name a file that is not one of the records"
+    for sources, options, said in [
+            (["ledger.csv"], ["--out", "ledger.csv"], f"cannot write ledger.csv: {held}"),
+            (["ledger.csv"], ["--out", "f.csv", "--rejects", "./ledger.csv"],
+             f"cannot write ./ledger.csv: {held}"),
+            (["gifts.jsonl", str(ledger)], ["--out", "gifts.jsonl"],
+             f"cannot write gifts.jsonl: {held}"),
+            (["ledger.csv"], ["--out", "f.csv", "--rejects", f"{tmp_path}/f.csv"],
+             f"cannot write {tmp_path}/f.csv: the findings are written there too\n"
+             "  hint: name the rejects' file apart from the findings'")]:
+        run = cli("screen", *sources, *options)
+        assert (run.status, run.err) == (2, f"error: {said}\n")
+    assert ledger.read_text(encoding="utf-8") == LEDGER
+    with pytest.raises(compliance.UsageError) as raised:
+        screen("ledger.csv", BUNDLED, out="findings.csv", rejects="ledger.csv")
+    assert str(raised.value) == "cannot write ledger.csv: it holds records being screened"
+
+
 def test_rules_without_a_sql_form_fall_back_per_record(tmp_path_factory) -> None:
     engine = Engine(OPERATOR_RULES)
     without_sql = dataclasses.replace(OPERATORS["mentions"], sql=None)
@@ -1685,6 +1712,27 @@ def _ledgers(folder: Path) -> list[Path]:
                     encoding="utf-8")
     (folder / "README.txt").write_text("June and July\n", encoding="utf-8")
     return [june, july]
+
+
+def test_an_output_in_a_screened_folder_is_never_written_over_its_records(tmp_path) -> None:
+    """An output in the folder being screened is not read: if it holds a screen's findings
+    or rejects (or nothing), from an earlier run. A ledger of the folder named as an output
+    is not written over: that is refused before any work."""
+    files = _ledgers(tmp_path / "ledgers")
+    before = files[1].read_bytes()
+    for out, rejects in ((files[1], None), (tmp_path / "ledgers" / "f.parquet", files[1])):
+        with pytest.raises(compliance.UsageError) as raised:
+            screen(tmp_path / "ledgers", BUNDLED, out=out, rejects=rejects)
+        assert str(raised.value) == f"cannot write {files[1]}: it holds records being screened"
+    assert files[1].read_bytes() == before
+    for name in ("found.parquet", "found.jsonl", "found.tsv.gz"):
+        out = tmp_path / "ledgers" / name
+        out.write_bytes(b"")  # a JSONL file of no findings is empty
+        for _ in range(2):  # the findings and rejects of the run before are not read
+            result = screen(tmp_path / "ledgers", BUNDLED, out=out)
+            assert [name for name, _ in result.files] == [str(path) for path in files]
+        out.unlink()
+        out.with_name("found.rejects.csv").unlink()
 
 
 def test_a_folder_screens_each_file_as_alone_with_its_name(tmp_path) -> None:
