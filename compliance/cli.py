@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import IO, Any
 
 import compliance
@@ -201,6 +202,14 @@ def _check(args: argparse.Namespace) -> int:
     rules = compliance.load_rules(args.rules)
     if not cases:
         raise UsageError("no case files (*.yaml) found in " + ", ".join(args.paths))
+    if args.output is not None:  # never written over a file the check read
+        from compliance.loader import collect_files
+
+        target = Path(args.output).resolve()
+        for path, display in collect_files([*args.paths, *(args.rules or ())]):
+            if path.resolve() == target:
+                raise UsageError(f"cannot write {args.output}: it is {display}, read by the check",
+                                 "write the report to a file of its own")
     report = compliance.check(cases, rules, as_of=args.as_of)
     out = _open_output(args.output)
     try:

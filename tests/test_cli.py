@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
 import compliance
+from compliance.loader import bundled_rules_path
 from tests.conftest import CASES, ROOT
 
 PYONGYANG = CASES / "pyongyang-summit-2024.yaml"
@@ -55,6 +58,28 @@ def test_output_file(cli, tmp_path) -> None:
     run = cli("check", PYONGYANG, "--format", "json", "--output", target)
     assert run.status == 1 and run.out == ""
     assert json.loads(target.read_text(encoding="utf-8"))["summary"]["cases"] == 1
+
+
+def test_the_report_is_never_written_over_a_file_the_check_reads(cli, tmp_path,
+                                                                  monkeypatch) -> None:
+    cases, rules = tmp_path / "cases", tmp_path / "rules"
+    cases.mkdir()
+    shutil.copy(PYONGYANG, cases / "summit.yaml")
+    shutil.copytree(bundled_rules_path(), rules)
+    pack = next(iter(sorted(rules.rglob("*.yaml"))))
+    kept = {path: path.read_bytes() for path in (cases / "summit.yaml", pack)}
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(compliance, "check", lambda *a, **k: pytest.fail("checked"))
+    for given, output, read in [
+            (["cases/summit.yaml"], "./cases/summit.yaml", "cases/summit.yaml"),
+            (["cases"], f"{cases}/summit.yaml", str(Path("cases") / "summit.yaml")),
+            (["cases", "--rules", "rules"], str(pack),
+             str(Path("rules") / pack.relative_to(rules)))]:
+        run = cli("check", *given, "--output", output)
+        assert (run.status, run.err) == (
+            2, f"error: cannot write {output}: it is {read}, read by the check\n"
+               "  hint: write the report to a file of its own\n")
+    assert kept == {path: path.read_bytes() for path in kept}
 
 
 def test_a_missing_fact_is_said_once_in_the_text_report(cli) -> None:
