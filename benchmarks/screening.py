@@ -749,7 +749,7 @@ ENGINES = {
 
 def _cores() -> int:
     """The cores this process may run on, as ``compliance screen`` counts them."""
-    from compliance.cli import _cores as cores
+    from compliance.screening import cores
 
     return cores()
 

@@ -40,13 +40,6 @@ def _jobs(text: str) -> int:
     return jobs
 
 
-def _cores() -> int:
-    """The processor cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1  # pragma: no cover - macOS and Windows
-
-
 def _verdicts(text: str) -> frozenset[str]:
     chosen = frozenset(v.strip() for v in text.split(",") if v.strip())
     unknown = sorted(chosen - set(VERDICTS))
@@ -115,8 +108,9 @@ def _parser() -> argparse.ArgumentParser:
                              " what would clear it (clears_if); the records with findings are"
                              " judged again, one by one")
     screen.add_argument("--jobs", "-j", type=_jobs, metavar="N",
-                        help="processes that read JSONL lines (default: one a core); CSV and"
-                             " Parquet are read by DuckDB on every core whatever N is")
+                        help="processes that read JSONL lines (default, and at most: one a"
+                             " core); CSV and Parquet are read by DuckDB on every core"
+                             " whatever N is")
 
     watch = commands.add_parser(
         "watch", help="follow a stream of transfers (JSONL) and report chains as they complete",
@@ -225,6 +219,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _screen(args: argparse.Namespace) -> int:
+    from compliance.screening import cores
+
     if args.explain and not args.out:
         raise UsageError("--explain writes its columns into the findings file",
                          "name one with --out FILE")
@@ -232,7 +228,7 @@ def _screen(args: argparse.Namespace) -> int:
     source = args.paths[0] if len(args.paths) == 1 else args.paths
     result = compliance.screen(source, rules, mapping=args.map, out=args.out,
                                rejects=args.rejects, as_of=args.as_of, keep=False,
-                               explain=args.explain, jobs=args.jobs or _cores())
+                               explain=args.explain, jobs=args.jobs or cores())
     print(result.summary())
     if result.out:
         print(f"findings written to {result.out}")

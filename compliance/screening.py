@@ -1293,11 +1293,19 @@ if there are to be more than one: a smaller one is read before they would have s
 a second or so). A gzipped file counts as four times its size."""
 
 
+def cores() -> int:
+    """The processor cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1  # pragma: no cover - macOS and Windows
+
+
 class _Workers:
-    """Worker processes that read JSONL lines, ``jobs`` of them; started when first wanted."""
+    """Worker processes that read JSONL lines, ``jobs`` of them but no more than there are
+    cores (each more would only hold memory); started when first wanted."""
 
     def __init__(self, jobs: int) -> None:
-        self.jobs = jobs
+        self.jobs = min(jobs, cores())
         self._pool: Any = None
 
     def wanted(self, path: Path) -> bool:
@@ -1686,12 +1694,12 @@ def screen(source: str | Path | Any, rules: RuleSet, *, layout: Layout | None = 
     has the :data:`EXPLAINED` columns, from the per-record engine's trace of
     the records with findings.
 
-    ``jobs``: processes that read a JSONL file's lines (validating a transfer
-    is Python's work, one core's; DuckDB reads CSV and Parquet on every core
-    whatever it is). More than one are started by :mod:`multiprocessing`,
-    which imports the calling script anew in each: a script that screens
-    with ``jobs`` screens under ``if __name__ == "__main__":``. The result
-    is the same for any ``jobs``.
+    ``jobs``: processes that read a JSONL file's lines, no more than the
+    cores (validating a transfer is Python's work, one core's; DuckDB reads
+    CSV and Parquet on every core whatever it is). More than one are started
+    by :mod:`multiprocessing`, which imports the calling script anew in
+    each: a script that screens with ``jobs`` screens under
+    ``if __name__ == "__main__":``. The result is the same for any ``jobs``.
     """
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
         raise UsageError(f"jobs must be a whole number, 1 or more, not {jobs!r}")

@@ -447,6 +447,7 @@ def test_any_field_of_a_json_line_given_an_odd_value_is_screened_or_rejected(
     read = int(run.out.split("rows read ")[1].split(";")[0].replace(",", ""))
     assert read == len(path.read_text(encoding="utf-8").splitlines())  # each read, none lost
     monkeypatch.setattr(screening, "PARALLEL_BYTES", 0)  # workers for this small file
+    monkeypatch.setattr(screening, "cores", lambda: 2)  # on any machine
     monkeypatch.setattr(screening, "RUN_LINES", 50)
     workers = cli("screen", path, "--out", tmp_path / "workers.csv", "--explain", "--jobs", "2")
     assert (workers.status, workers.out.replace("workers", "found")) == (run.status, run.out)

@@ -500,6 +500,7 @@ def test_jsonl_lines_read_by_worker_processes_screen_as_read_in_one(
     (folder / "b.jsonl.gz").write_bytes(gzip.compress(b"\r\n".join(reversed(lines))))
     monkeypatch.setattr(screening, "RUN_LINES", 4)  # runs of a few lines, each file past them
     monkeypatch.setattr(screening, "PARALLEL_BYTES", 0)  # workers for any file
+    monkeypatch.setattr(screening, "cores", lambda: 2)  # as many cores as jobs, on any machine
     handed: list[int] = []  # the first line of each run handed to a worker
     submit = screening._Workers.submit
     monkeypatch.setattr(screening._Workers, "submit", lambda self, run, *rest: (
@@ -565,7 +566,7 @@ def test_a_script_that_starts_workers_unguarded_is_told_how(tmp_path) -> None:
         " stopped before it was done")
 
 
-def test_jobs_are_one_or_more(tmp_path, cli) -> None:
+def test_jobs_are_one_or_more_and_no_more_than_the_cores(tmp_path, cli, monkeypatch) -> None:
     (tmp_path / "gifts.jsonl").write_text(_gift("g") + "\n", encoding="utf-8")
     for jobs in (0, -2, 2.0, "2", True, None):
         with pytest.raises(compliance.UsageError) as raised:
@@ -577,6 +578,8 @@ def test_jobs_are_one_or_more(tmp_path, cli) -> None:
         assert f"argument --jobs/-j: '{jobs}' is not a number of processes (1 or more)" in run.err
     run = cli("screen", tmp_path / "gifts.jsonl", "--jobs", "3")
     assert (run.status, run.err) == (1, "")
+    monkeypatch.setattr(screening, "cores", lambda: 3)  # more workers than cores hold memory
+    assert [screening._Workers(jobs).jobs for jobs in (1, 2, 3, 100)] == [1, 2, 3, 3]
 
 
 def test_numbers_past_what_the_records_hold_are_rejected_in_jsonl_as_in_csv(tmp_path) -> None:
