@@ -1782,8 +1782,9 @@ def _screen_output(path: Path) -> bool:
     except (OSError, EOFError, zlib.error):
         return False
     try:
-        columns = {c for c, *_ in duckdb.connect().execute(
-            f"DESCRIBE SELECT * FROM {sql_text(str(path))}").fetchall()}
+        with duckdb.connect() as con:
+            columns = {c for c, *_ in con.execute(
+                f"DESCRIBE SELECT * FROM {sql_text(str(path))}").fetchall()}
     except duckdb.Error:
         return False
     return set(FINDINGS_COLUMNS) <= columns or columns - {"file"} == {"row", "reason"}
