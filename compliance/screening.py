@@ -1309,20 +1309,30 @@ class _Workers:
         self._pool: Any = None
 
     def wanted(self, path: Path) -> bool:
-        """Whether the lines of ``path`` are to be read by workers."""
-        size = path.stat().st_size * (4 if path.suffix.lower() == GZIPPED else 1)
-        return self.jobs > 1 and size >= PARALLEL_BYTES
+        """Whether the lines of ``path`` are to be read by workers (started now if need be).
 
-    def submit(self, lines: list[tuple[int, bytes | None]], schema: Any, target: str) -> Any:
-        """A future of :func:`_read_lines` run in a worker."""
+        Not where processes cannot be started (a system without the shared
+        memory their queues need, as some sandboxes are): there every line
+        is read in this process, as with one job.
+        """
+        size = path.stat().st_size * (4 if path.suffix.lower() == GZIPPED else 1)
+        if self.jobs < 2 or size < PARALLEL_BYTES:
+            return False
         if self._pool is None:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
-            # spawned, not forked: this process runs DuckDB's threads, which a fork would copy
-            # mid-work; a spawned worker imports this module anew, and no more
-            self._pool = ProcessPoolExecutor(self.jobs,
-                                             mp_context=multiprocessing.get_context("spawn"))
+            try:  # spawned, not forked: this process runs DuckDB's threads, which a fork
+                # would copy mid-work; a spawned worker imports this module anew, and no more
+                self._pool = ProcessPoolExecutor(self.jobs,
+                                                 mp_context=multiprocessing.get_context("spawn"))
+            except (OSError, NotImplementedError, ImportError):
+                self.jobs = 1
+                return False
+        return True
+
+    def submit(self, lines: list[tuple[int, bytes | None]], schema: Any, target: str) -> Any:
+        """A future of :func:`_read_lines` run in a worker (:meth:`wanted` first)."""
         return self._pool.submit(_read_lines, lines, schema, target)
 
     def close(self) -> None:

@@ -533,6 +533,26 @@ def test_jsonl_lines_read_by_worker_processes_screen_as_read_in_one(
     assert runs_held == [8, 8, 3] * 2
 
 
+def test_jsonl_lines_are_read_here_where_no_worker_can_be_started(tmp_path,
+                                                                  monkeypatch) -> None:
+    """A system without the shared memory a pool's queues need (as some sandboxes are)
+    cannot start workers: the lines are read in the screening process, to the same result."""
+    import concurrent.futures
+
+    (tmp_path / "a.jsonl").write_bytes(b"\n".join(_odd_lines()) + b"\n")
+    alone = screen(tmp_path / "a.jsonl", BUNDLED, explain=True)
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", refused)
+    monkeypatch.setattr(screening, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(screening, "cores", lambda: 2)
+    here = screen(tmp_path / "a.jsonl", BUNDLED, explain=True, jobs=2)
+    assert (here.findings, here.rejections) == (alone.findings, alone.rejections)
+    assert (here.read, here.screened, here.rejected) == (9, 4, 5)
+
+
 def test_jsonl_runs_end_at_so_many_lines_or_bytes(monkeypatch) -> None:
     """A run (a worker's unit of work) holds every line once, in order, and ends at
     RUN_LINES lines or once it holds RUN_BYTES: long lines are held a few at a time."""
