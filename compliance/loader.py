@@ -317,13 +317,24 @@ def _unwrap(annotation: Any) -> Any:
             return annotation
 
 
+SHOWN_TEXT = 60
+"""The characters of a text shown in a message: a whole file read as one text is not."""
+
+
+def _text(value: str) -> str:
+    """Text as the file wrote it, in quotes; past :data:`SHOWN_TEXT` characters, its start."""
+    if len(value) <= SHOWN_TEXT:
+        return repr(value)
+    return f"{value[:SHOWN_TEXT]!r}... ({len(value):,} characters)"
+
+
 def _describe(value: Any) -> str:
     if isinstance(value, bool):
         return f"true/false ({str(value).lower()})"
     if isinstance(value, int | float | Decimal):
         return f"a number ({value})"
     if isinstance(value, str):
-        return f"text ({value!r})"
+        return f"text ({_text(value)})"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
@@ -333,7 +344,7 @@ def _describe(value: Any) -> str:
 
 def _quoted(value: Any) -> str:
     """A value as the file wrote it: text in quotes, anything else described."""
-    return repr(value) if isinstance(value, str) else _describe(value)
+    return _text(value) if isinstance(value, str) else _describe(value)
 
 
 def _show_path(path: Path_) -> str:
@@ -367,6 +378,10 @@ def _worded(error: Any, model: type[BaseModel]) -> tuple[str, str, str]:
     elif kind in {"decimal_parsing", "float_parsing", "int_parsing"}:
         message = f"{_quoted(error.get('input'))} is not a number"
     elif code == "wrong-type" or kind.endswith("_parsing"):
+        if "valid dictionary" in message:  # pydantic's words for a model given no mapping
+            message = "expected a mapping of fields"
+            fields = _field_names(model, loc)
+            hint = hint or ("its fields: " + ", ".join(fields) if fields else "")
         message = f"{message.rstrip('.')}; got {_describe(error.get('input'))}"
     elif kind == "enum":
         given = error.get("input")

@@ -122,6 +122,8 @@ BAD_CASES = [
         i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]
         """), "alias-limit", "a: &a"),
     Bad("not-a-mapping", "- just\n- a list\n", "wrong-type", None),
+    Bad("text-for-a-party", _swap(GOOD_CASE, "{name: Supplier, country: RU}", "Supplier"),
+        "wrong-type", "supplier:", "transfers[0].supplier", "its fields: name, country, role"),
     Bad("no-transfers", "case: demo\ntransfers: []\n", "invalid-value", "transfers",
         "transfers"),
     Bad("bad-slug", _swap(GOOD_CASE, "case: demo", "case: Demo Case"), "invalid-value",
@@ -193,6 +195,25 @@ BAD_RULES = [
     Bad("bad-verdict", _swap(GOOD_RULES, "verdict: violation", "verdict: guilty"),
         "invalid-value", "verdict:", "rules[0].verdict"),
 ]
+
+
+def test_a_whole_file_of_text_is_not_repeated_in_its_diagnostic(cli, write) -> None:
+    """A ledger given as a case (or as a column mapping) is one YAML text: the diagnostic
+    says what the file should hold, and shows the start of the text, not all of it."""
+    ledger = "id,date,supplier.country,recipient.country\n" + "".join(
+        f"t{n},2024-06-19,RU,KP\n" for n in range(200))
+    path = write("ledger.yaml", ledger)
+    for command in (("check", path), ("screen", write("ledger.csv", ledger), "--map", path)):
+        run = cli(*command)
+        assert run.status == 2, run.err
+        first, *_, hint, count = run.err.splitlines()
+        # YAML reads the lines as one text, each line end a space: 4,332 characters
+        assert first == (f"{path}:1:1: wrong-type: expected a mapping of fields; got text"
+                         " ('id,date,supplier.country,recipient.country t0,2024-06-19,RU,'..."
+                         " (4,332 characters))")
+        assert hint.startswith("  hint: its fields: case, " if command[0] == "check"
+                               else "  hint: its fields: columns, constants, ")
+        assert count == "1 problem in 1 file"
 
 
 @pytest.mark.parametrize("bad", BAD_RULES, ids=lambda b: b.name)
