@@ -1257,7 +1257,7 @@ class _Lines:
     the lines rejected, with their reasons."""
 
     last: int  # the number of the run's last line
-    records: int  # the records written (none: no file)
+    file: str | None  # the Parquet file of its records; None if it held none
     rejected: list[tuple[int, str]]
     transfers: int  # the lines that held a transfer
 
@@ -1275,11 +1275,12 @@ def _read_lines(lines: list[tuple[int, bytes | None]], schema: Any, target: str)
         elif records is not None:
             rows.extend(records)
             transfers += 1
-    if rows:
-        import pyarrow.parquet as pq
+    if not rows:
+        return _Lines(lines[-1][0], None, rejected, transfers)
+    import pyarrow.parquet as pq
 
-        pq.write_table(_arrow(rows, schema), target)
-    return _Lines(lines[-1][0], len(rows), rejected, transfers)
+    pq.write_table(_arrow(rows, schema), target)
+    return _Lines(lines[-1][0], target, rejected, transfers)
 
 
 RUN_LINES = 10_000
@@ -1357,33 +1358,33 @@ def _runs(handle: IO[bytes]) -> Iterator[list[tuple[int, bytes | None]]]:
 
 
 def _read_runs(handle: IO[bytes], schema: Any, folder: Path,
-               workers: _Workers | None) -> Iterator[tuple[str, _Lines]]:
-    """Each run of a JSONL stream read, in the order of the file, with the Parquet file its
-    records went to (in ``folder``): here, or by ``workers``, a few runs each in flight at a
+               workers: _Workers | None) -> Iterator[_Lines]:
+    """Each run of a JSONL stream read, in the order of the file, its records written to a
+    Parquet file in ``folder``: here, or by ``workers``, a few runs each in flight at a
     time (so that memory stays bounded).
 
     The stream itself is read here, so its errors (a damaged gzip file) are
     raised here, as when no worker reads.
     """
-    pending: deque[tuple[str, Any]] = deque()
+    pending: deque[Any] = deque()
     for run in _runs(handle):
         target = str(folder / f"{run[0][0]:012d}.parquet")  # named by the run's first line
         if workers is None:
-            yield target, _read_lines(run, schema, target)
+            yield _read_lines(run, schema, target)
             continue
-        pending.append((target, workers.submit(run, schema, target)))
+        pending.append(workers.submit(run, schema, target))
         if len(pending) > 2 * workers.jobs:
-            yield _done(*pending.popleft())
+            yield _done(pending.popleft())
     while pending:
-        yield _done(*pending.popleft())
+        yield _done(pending.popleft())
 
 
-def _done(target: str, future: Any) -> tuple[str, _Lines]:
+def _done(future: Any) -> _Lines:
     """A run read by a worker, once it is."""
     from concurrent.futures.process import BrokenProcessPool
 
     try:
-        return target, future.result()
+        return future.result()
     except BrokenProcessPool:
         raise UsageError("a worker process reading its lines stopped before it was done",
                          "a script that screens with jobs above 1 calls screen under"
@@ -1411,10 +1412,10 @@ def _read_jsonl(con: Any, path: Path, work: str, workers: _Workers) -> int:
     rejected: list[tuple[int, str]] = []
     transfers = 0
     with _progress(path) as advance, _open(path) as handle:
-        for target, lines in _read_runs(handle, schema, folder,
-                                        workers if workers.wanted(path) else None):
-            if lines.records:
-                files.append(target)
+        for lines in _read_runs(handle, schema, folder,
+                                workers if workers.wanted(path) else None):
+            if lines.file is not None:
+                files.append(lines.file)
             rejected.extend(lines.rejected)
             transfers += lines.transfers
             if len(rejected) >= BATCH:
@@ -1512,8 +1513,6 @@ def _arrow(rows: list[tuple[Any, ...]], schema: Any) -> Any:
     """Rows as an Arrow table of ``schema``: their values typed as the columns are, not guessed."""
     import pyarrow as pa
 
-    if not rows:
-        return schema.empty_table()
     columns = zip(*rows, strict=True)  # each row has a value for every column
     return pa.Table.from_arrays([pa.array(column, type=kind) for column, kind
                                  in zip(columns, schema.types, strict=True)], schema=schema)
