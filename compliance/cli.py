@@ -115,10 +115,11 @@ def _parser() -> argparse.ArgumentParser:
     watch = commands.add_parser(
         "watch", help="follow a stream of transfers (JSONL) and report chains as they complete",
         description="Read transfers as JSONL (one per line, in the case-file shape) from a file"
-                    " or standard input, keep what the correlation rules need (bounded by their"
-                    " windows), and print each chain as it completes. A malformed line is"
-                    " reported with its number, skipped and counted. Exit status: 2 if a line"
-                    " was rejected, else 1 if a chain is a violation, else 0.")
+                    " (gzipped too: .jsonl.gz) or standard input, keep what the correlation"
+                    " rules need (bounded by their windows), and print each chain as it"
+                    " completes. A malformed line is reported with its number, skipped and"
+                    " counted. Exit status: 2 if a line was rejected, else 1 if a chain is a"
+                    " violation, else 0.")
     watch.add_argument("source", nargs="?", default="-", metavar="PATH",
                        help="a JSONL file (default: standard input)")
     _rules_option(watch)
@@ -252,6 +253,7 @@ def _watch(args: argparse.Namespace) -> int:
     from compliance.correlate import Correlator
     from compliance.loader import transfer_lines
     from compliance.reports import chain_doc, render_chain
+    from compliance.screening import open_records, records_format, unzipping
 
     rules = compliance.load_rules(args.rules)
     if args.engine == "rete":
@@ -264,9 +266,13 @@ def _watch(args: argparse.Namespace) -> int:
         print("note: the rules hold no correlation rules; nothing can complete",
               file=sys.stderr)
     name = "<stdin>" if args.source == "-" else args.source
+    if args.source != "-" and (kind := records_format(Path(args.source))) not in (None, "jsonl"):
+        raise UsageError(f"{args.source}: watch reads JSONL, one transfer a line, not {kind}",
+                         "write the transfers as JSON lines in the case-file shape"
+                         " (docs/case-format.md)")
     try:
         # bytes: a line that is not UTF-8, or too long, is rejected as a line of its own
-        stream = sys.stdin.buffer if args.source == "-" else open(args.source, "rb")  # noqa: SIM115
+        stream = sys.stdin.buffer if args.source == "-" else open_records(Path(args.source))
     except OSError as exc:
         raise UsageError(f"cannot read {args.source}: {exc.strerror or exc}") from None
     read = transfers = rejected = violations = chains = 0
@@ -284,7 +290,7 @@ def _watch(args: argparse.Namespace) -> int:
                 text.append(*(part if isinstance(part, tuple) else (part,)))
             console.print(text)
 
-    with stream:
+    with stream, unzipping(name):
         for number, transfer in transfer_lines(stream):
             read += 1
             if isinstance(transfer, str):

@@ -79,9 +79,23 @@ def _stem(path: Path) -> str:
     return name[:len(name) - len(Path(name).suffix)]
 
 
-def _open(path: Path) -> IO[bytes]:
-    """A records file's bytes, unzipped if it is gzipped."""
+def records_format(path: Path) -> str | None:
+    """A records file's format (``csv``, ``jsonl``, ``parquet``) by its name; None if unknown."""
+    return FORMATS.get(_suffix(path))
+
+
+def open_records(path: Path) -> IO[bytes]:
+    """A records file's bytes, unzipped if it is gzipped (read them under :func:`unzipping`)."""
     return gzip.open(path, "rb") if path.suffix.lower() == GZIPPED else path.open("rb")
+
+
+@contextmanager
+def unzipping(source: Any) -> Iterator[None]:
+    """A gzipped file that is not gzipped, is cut short or is damaged, said of the file."""
+    try:
+        yield
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise UsageError(f"{source}: cannot be unzipped: {exc}") from None
 
 
 BATCH = 50_000
@@ -910,7 +924,8 @@ def _delimiter(path: Path, layout: Layout, header: str) -> str:
 
 def _text_of(path: Path, encoding: str) -> io.TextIOWrapper:
     """A CSV file's text, as the csv module reads it (a UTF-8 byte-order mark dropped)."""
-    return io.TextIOWrapper(_open(path), encoding="utf-8-sig" if encoding == "utf-8" else encoding,
+    return io.TextIOWrapper(open_records(path),
+                            encoding="utf-8-sig" if encoding == "utf-8" else encoding,
                             errors="replace", newline="")
 
 
@@ -959,7 +974,7 @@ def _blank_before_text(path: Path, size: int = 1 << 20) -> bool:
     """
     blank = False
     tail = b""  # the file's last two bytes before this chunk: a blank line may span chunks
-    with _open(path) as handle:
+    with open_records(path) as handle:
         while chunk := handle.read(size):
             if blank and chunk.strip():
                 return True
@@ -975,7 +990,7 @@ def _blank_before_text(path: Path, size: int = 1 << 20) -> bool:
 
 def _long_line(path: Path) -> tuple[int, int] | None:
     """The number and length of the first line of a file longer than :data:`MAX_LINE_BYTES`."""
-    with _open(path) as handle:
+    with open_records(path) as handle:
         for number, line in enumerate(handle, start=1):
             if len(line.rstrip(b"\r\n")) > MAX_LINE_BYTES:
                 return number, len(line.rstrip(b"\r\n"))
@@ -1006,7 +1021,7 @@ def _as_utf_8(path: Path, work: str) -> Path:
     rows' numbers, are the file's own.
     """
     target = Path(work) / ("records" + _suffix(path))  # .tsv of ledger.tsv.gz: its delimiter
-    with _open(path) as source, target.open("wb") as out:
+    with open_records(path) as source, target.open("wb") as out:
         while chunk := source.read(1 << 20):
             out.write(chunk.decode("cp1252", _WINDOWS_1252).encode("utf-8"))
     return target
@@ -1017,7 +1032,7 @@ def _header(path: Path, encoding: str) -> str:
 
     DuckDB would read an undecodable header as a row of data, under names of its own.
     """
-    with _open(path) as handle:
+    with open_records(path) as handle:
         header = handle.readline(1 << 16)
     if not header:
         raise UsageError("the file is empty: no header line, no rows",
@@ -1411,7 +1426,7 @@ def _read_jsonl(con: Any, path: Path, work: str, workers: _Workers) -> int:
     files: list[str] = []
     rejected: list[tuple[int, str]] = []
     transfers = 0
-    with _progress(path) as advance, _open(path) as handle:
+    with _progress(path) as advance, open_records(path) as handle:
         for lines in _read_runs(handle, schema, folder,
                                 workers if workers.wanted(path) else None):
             if lines.file is not None:
@@ -1437,7 +1452,7 @@ def _count_lines(path: Path) -> int:
 
     Counted by blocks, not lines: a line may be as long as the file.
     """
-    with _open(path) as handle:
+    with open_records(path) as handle:
         total, end = 0, b"\n"
         while block := handle.read(1 << 20):
             total, end = total + block.count(b"\n"), block[-1:]
@@ -1639,17 +1654,16 @@ def _reading(source: Any, also: Iterable[Path] = ()) -> Iterator[None]:
     named = f"{source}" + ("" if not others else
                            f" (or {' or '.join(others)}, read with it)" if len(others) <= 2
                            else f" (or one of the {len(others)} files read with it)")
-    try:
-        yield
-    except UsageError as exc:
-        exc.args = (f"{named}: {exc}",)  # the same error (and kind), said of the file
-        raise
-    except (duckdb.IOException, duckdb.InvalidInputException) as exc:
-        kind = FORMATS.get(_suffix(Path(source)), "records")
-        first = str(exc).splitlines()[0].removeprefix("Invalid Input Error: ")
-        raise UsageError(f"{named}: cannot be read as {kind}: {first}") from None
-    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:  # not gzipped, cut short, damaged
-        raise UsageError(f"{source}: cannot be unzipped: {exc}") from None
+    with unzipping(source):
+        try:
+            yield
+        except UsageError as exc:
+            exc.args = (f"{named}: {exc}",)  # the same error (and kind), said of the file
+            raise
+        except (duckdb.IOException, duckdb.InvalidInputException) as exc:
+            kind = records_format(Path(source)) or "records"
+            first = str(exc).splitlines()[0].removeprefix("Invalid Input Error: ")
+            raise UsageError(f"{named}: cannot be read as {kind}: {first}") from None
 
 
 @dataclass
@@ -1785,7 +1799,7 @@ def _screen_output(path: Path) -> bool:
     import duckdb
 
     try:
-        with _open(path) as handle:
+        with open_records(path) as handle:
             if not handle.read(1):
                 return True
     except (OSError, EOFError, zlib.error):
@@ -2076,7 +2090,7 @@ def _source_kind(source: Any, layout: Layout) -> str | None:
     path = Path(source)
     if not path.is_file():
         raise UsageError(f"no such file: {source}")
-    kind = FORMATS.get(_suffix(path))
+    kind = records_format(path)
     if kind is None:
         sheet = _suffix(path) in (".xlsx", ".xls", ".ods")
         raise UsageError(f"cannot tell the format of {source}",

@@ -240,6 +240,32 @@ def test_watch_reports_chains_as_they_complete_and_survives_bad_lines(tmp_path, 
                                                              pack_file).out
 
 
+def test_watch_reads_a_gzipped_stream_and_refuses_csv_or_parquet(tmp_path, cli,
+                                                                pack_file) -> None:
+    import gzip
+
+    lines = [t.model_dump_json() for t in LEGS]
+    path = tmp_path / "stream.jsonl.gz"
+    path.write_bytes(gzip.compress("\n".join(lines).encode()))
+    run = cli("watch", path, "--rules", pack_file, "--format", "jsonl")
+    assert run.status == 1, run.err
+    assert [r["transfer"] for r in json.loads(run.out)["records"]] == ["a", "b", "c"]
+    assert "lines read 3; transfers 3; rejected 0; chains 1" in run.err
+    cut = tmp_path / "cut.jsonl.gz"  # cut short: one error naming the file, no traceback
+    cut.write_bytes(path.read_bytes()[:-12])
+    run = cli("watch", cut, "--rules", pack_file)
+    assert run.status == 2
+    assert run.err.splitlines()[-1].startswith(f"error: {cut}: cannot be unzipped:")
+    for name in ("ledger.csv", "ledger.parquet"):  # rows of another kind, not lines to reject
+        other = tmp_path / name
+        other.write_text("id,date\n1,2024-01-01\n", encoding="utf-8")
+        run = cli("watch", other, "--rules", pack_file)
+        assert run.status == 2
+        kind = name.rsplit(".", 1)[1]
+        assert f"{other}: watch reads JSONL, one transfer a line, not {kind}" in run.err
+        assert "rejected" not in run.err
+
+
 def test_watch_rejects_a_line_not_utf_8_or_too_long_and_reads_on(tmp_path, cli,
                                                                  pack_file) -> None:
     from compliance.loader import MAX_LINE_BYTES
