@@ -19,6 +19,7 @@ from compliance._version import __version__
 from compliance.correlate import ChainFinding, Correlator
 from compliance.engine import Engine, Evaluation, Finding, FindingVerdict
 from compliance.errors import (
+    BadConstantError,
     CaseFileError,
     ComplianceError,
     Diagnostic,
@@ -34,6 +35,7 @@ from compliance.reports import Report, report_schema
 from compliance.rules import Rule, RuleSet, Verdict, rule_file_schema
 
 __all__ = [
+    "BadConstantError",
     "Case",
     "CaseFileError",
     "ChainFinding",
@@ -126,7 +128,7 @@ def screen(
     clear it. ``jobs`` processes read a JSONL file's lines (more than one:
     call it under ``if __name__ == "__main__":``). See ``docs/screening.md``.
     """
-    from compliance.loader import load_layout, unknown_column
+    from compliance.loader import bad_constant, load_layout, unknown_column
     from compliance.screening import screen as run
 
     if not isinstance(rules, RuleSet):
@@ -141,6 +143,10 @@ def screen(
         records = exc.records or (str(source) if isinstance(source, str | Path)
                                   else "the data frame")
         raise unknown_column(mapping, exc, records) from None
+    except BadConstantError as exc:  # said at the mapping's line that gives the constant
+        if mapping is None:
+            raise
+        raise bad_constant(mapping, exc) from None
 
 
 def schema(name: str) -> dict[str, Any]:

@@ -7,7 +7,8 @@
     │   ├── CaseFileError      ... a case file
     │   └── RuleFileError      ... a rule file or rule pack
     └── UsageError             a request that cannot be met (an unknown rule id, a bad option)
-        └── UnknownColumnError ... a column mapping names a column the records do not have
+        ├── UnknownColumnError ... a column mapping names a column the records do not have
+        └── BadConstantError   ... a column mapping gives a constant no record could hold
 
 An :class:`InputError` carries every :class:`Diagnostic` found in the files it
 concerns, sorted by position, so that one run reports all the problems at once.
@@ -187,3 +188,21 @@ class UnknownColumnError(UsageError):
         """(field, message, hint) of each missing column, said of ``records``."""
         return [(field, f"{records} has no column '{column}', which the mapping names for"
                         f" '{field}'", hint) for field, column, hint in self.missing]
+
+
+class BadConstantError(UsageError):
+    """Constants of a column mapping that every row would be rejected for.
+
+    ``bad`` holds, for each, the field and why, in the words a rejected row's
+    reason uses. Raised before any row is read; whoever read the mapping file
+    turns it into diagnostics at the lines that give the constants.
+    """
+
+    HINT = "every row would be rejected for it: correct the constant"
+
+    def __init__(self, bad: Iterable[tuple[str, str]]) -> None:
+        self.bad = tuple(bad)
+        field, reason = self.bad[0]
+        more = len(self.bad) - 1
+        super().__init__(f"the mapping's constant for '{field}' is wrong: {reason}"
+                         + (f" (and {more} more)" if more else ""), self.HINT)

@@ -13,7 +13,7 @@ import codecs
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 FIELDS = {
@@ -151,3 +151,16 @@ class Layout(BaseModel):
                  "hint": f"did you mean '{close[0]}'?" if close
                  else "fields: " + ", ".join(FIELDS)})
         return value
+
+    @model_validator(mode="after")
+    def _one_source_a_field(self) -> Layout:
+        """A field read from a column or given a constant, not both: which one holds it?"""
+        for name, value in self.constants.items():
+            if name in self.columns:
+                raise PydanticCustomError(
+                    "column_and_constant",
+                    "'{field}' is given both a column ('{column}') and a constant ('{value}')",
+                    {"field": name, "column": self.columns[name], "value": value,
+                     "path": ("constants", name),
+                     "hint": "keep the column if the records hold it, else the constant"})
+        return self

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 
 from compliance.conditions import ALWAYS, AllOf, Node, Window, parse_condition
 from compliance.errors import (
+    BadConstantError,
     CaseFileError,
     Diagnostic,
     InputError,
@@ -577,6 +578,16 @@ def unknown_column(path: Path | str, error: UnknownColumnError, records: str,
                                   document.span(("columns", field)),
                                   field=f"columns.{field}", hint=hint)
                        for field, message, hint in error.problems(records)])
+
+
+def bad_constant(path: Path | str, error: BadConstantError,
+                 display: str | None = None) -> InputError:
+    """The mapping file's own diagnostics of the constants no record could hold, each at
+    the line that gives it."""
+    document = read_document(path, display, InputError)
+    return InputError([Diagnostic("invalid-value", reason, document.span(("constants", field)),
+                                  field=f"constants.{field}", hint=error.HINT)
+                       for field, reason in error.bad])
 
 
 def collect_files(paths: Iterable[Path | str]) -> list[tuple[Path, str]]:

@@ -35,7 +35,7 @@ from typing import IO, Any
 
 from compliance import reference
 from compliance.engine import Engine
-from compliance.errors import UnknownColumnError, UsageError
+from compliance.errors import BadConstantError, UnknownColumnError, UsageError
 from compliance.gates import CountryGate, union_gate
 from compliance.layouts import FIELDS, NUMBER_MARKS, REQUIRED, Layout
 from compliance.loader import MAX_LINE_BYTES, numbered_lines, transfer_line
@@ -294,7 +294,7 @@ def _check_mapped(layout: Layout, columns: Iterable[str]) -> None:
     folded = {own.casefold(): own for own in names}  # a column's case is the likeliest slip
     missing = []
     for name, column in layout.columns.items():
-        if name in layout.constants or _quote(column) in quoted:
+        if _quote(column) in quoted:
             continue
         close = difflib.get_close_matches(column.casefold(), list(folded), n=1)
         missing.append((name, column, f"did you mean '{folded[close[0]]}'?" if close
@@ -660,6 +660,33 @@ def _distinct(con: Any, relation: str, columns: list[str]) -> dict[str, tuple[in
     return {c: (n, count) for n, (c, count) in enumerate(zip(columns, counts, strict=True))}
 
 
+def _check_constants(con: Any, layout: Layout, staging: dict[str, tuple[str, str]],
+                     checks: list[tuple[str | None, str]]) -> None:
+    """Raise :class:`BadConstantError` for the mapping's constants that a row's checks reject.
+
+    A constant is every row's value: one the checks reject (``type: gifts``,
+    a country in lower case that is no code) would reject every row, each
+    with the same reason, so it is said once, of the mapping, before any row
+    is read.
+    """
+    bad = []
+    for name, value in layout.constants.items():
+        branches = " ".join(branch for field_name, branch in checks if field_name == name)
+        staged = ", ".join(template.format(v=_text("raw"), t="raw") + f" AS {column}"
+                           for column, (field_name, template) in staging.items()
+                           if field_name == name)
+        if not branches or not staged:
+            continue
+        (reason,) = con.execute(f"SELECT CASE {branches} END FROM (SELECT raw, {staged} FROM"
+                                f" (SELECT {sql_text(value)} AS raw)), {_KNOWN}").fetchone()
+        if reason is not None:
+            reason = reason.removeprefix(f"{name}: ")
+            bad.append((name, f"'{value}' is blank, and '{name}' is required"
+                        if reason == "missing" else reason))
+    if bad:
+        raise BadConstantError(bad)
+
+
 def _by_value(checks: list[tuple[str | None, str]]) -> dict[str, str]:
     """The fields checked value by value (all but the numbers), each with its CASE branches."""
     fields: dict[str, list[str]] = {}
@@ -854,6 +881,7 @@ def _stage_flat(con: Any, relation: str, layout: Layout, line_offset: str,
                        {name: types.get(source, "") for name, source in sources.items()})
     checks = _checks({name: layout.numbers for name in _NUMBERS
                       if not _NUMERIC.fullmatch(types.get(sources[name], ""))})
+    _check_constants(con, layout, staging, checks)
     seen = _distinct(con, relation, sorted(
         {sources[name] for name in _by_value(checks) if sources[name] in types}))
     judged = _judge(con, sources, seen, staging, checks, _gated_fields(gate))

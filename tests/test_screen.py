@@ -333,6 +333,84 @@ def test_a_mapped_column_a_frame_lacks_is_an_error_from_python(tmp_path) -> None
     assert problem.message.startswith("the data frame has no column 'R'")
 
 
+CONSTANT_VALUES = {
+    "date": ["", "2024-06-19", "2024-02-30", "19.06.2024"],
+    "type": ["gift", "GIFT", "gifts", " "],
+    "supplier.country": ["kp", " KP ", "SU", ""],
+    "recipient.country": ["KP", "XX"],
+    "origin": ["", "cn", "SU"],
+    "destination": ["KP", "Korea"],
+    "via": ["KP;CN", "KP;XX", ";"],
+    "item.hs_code": ["8703.24", "8703.99", "87032", "x"],
+    "item.made_in": ["RU", "SU"],
+    "item.quantity": ["12.5", "0", "-1", "x", "1e999"],
+    "item.unit_value.amount": ["12.5", "0", "1e999", "1,5"],
+    "item.unit_value.currency": ["usd", "€", "XXX"],
+}
+"""For each field whose values a row's checks judge one by one: values to give it, as every
+row's and as the mapping's constant."""
+
+
+def test_a_constant_is_refused_where_the_rows_holding_it_would_be_rejected(tmp_path,
+                                                                           cli) -> None:
+    """A mapping's constant is every row's value: refused once, before any row is read,
+    exactly where a row holding it is rejected for it, and in the same words."""
+    base = {"date": "2024-06-19", "supplier.country": "RU", "recipient.country": "KP",
+            "item.unit_value.currency": "USD"}
+    rules = BUNDLED.subset([r for r in BUNDLED if r.id == "un.dprk.luxury.vehicles"])
+    rows = [(f, v) for f, values in CONSTANT_VALUES.items() for v in values]
+    columns = [*base, *(f for f in CONSTANT_VALUES if f not in base)]
+    path = tmp_path / "rows.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        writer.writerows([{**base, f: v}.get(c, "") for c in columns] for f, v in rows)
+    reasons = dict(screen(path, rules).rejections)
+    header = tmp_path / "header.csv"
+    header.write_text(",".join(base) + "\n", encoding="utf-8")
+    outcomes = set()
+    for number, (field_name, value) in enumerate(rows, start=2):
+        reason = reasons.get(number, "")
+        expected = ((field_name, reason.removeprefix(f"{field_name}: "))
+                    if reason.startswith(f"{field_name}: ") else None)
+        if expected and expected[1] == "missing":
+            expected = (field_name, f"'{value}' is blank, and '{field_name}' is required")
+        try:
+            screen(header, rules, layout=Layout(constants={
+                **{f: v for f, v in base.items() if f != field_name}, field_name: value}))
+            refused = None
+        except compliance.BadConstantError as exc:
+            (refused,) = exc.bad
+        assert refused == expected, (field_name, value, reason)
+        outcomes.add(refused is None)
+    assert outcomes == {True, False}  # some of each
+    # from the command line, each at the mapping's line that gives it, and no row read
+    (tmp_path / "map.yaml").write_text(
+        "constants:\n  type: gifts\n  item.made_in: SU\n", encoding="utf-8")
+    out = tmp_path / "findings.csv"
+    run = cli("screen", path, "--map", tmp_path / "map.yaml", "--out", out)
+    assert run.status == 2 and run.out == "" and not out.exists()
+    mapping = tmp_path / "map.yaml"
+    assert [line for line in run.err.splitlines() if not line.startswith(" ")] == [
+        f"{mapping}:2:9: invalid-value: 'gifts' is not a transfer type",
+        f"{mapping}:3:17: invalid-value: 'SU' is not a country code",
+        "2 problems in 1 file"]
+    assert "  field: constants.item.made_in" in run.err
+
+
+def test_a_field_given_both_a_column_and_a_constant_is_refused(tmp_path, cli) -> None:
+    # the constant once won without a word: "id: x" made every row an item of one transfer
+    (tmp_path / "records.csv").write_text(
+        "id,date,supplier.country,recipient.country\n1,2024-06-19,RU,KP\n", encoding="utf-8")
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text("columns:\n  id: id\nconstants:\n  id: x\n", encoding="utf-8")
+    run = cli("screen", tmp_path / "records.csv", "--map", mapping)
+    assert run.status == 2 and run.out == ""
+    assert run.err.splitlines()[:2] == [
+        f"{mapping}:4:7: invalid-value: 'id' is given both a column ('id') and a constant"
+        " ('x')", "  field: constants.id"]
+
+
 def layout_yaml(layout: Layout) -> str:
     """A mapping file of ``layout``'s columns, one per line after ``columns:``."""
     return "columns:\n" + "".join(f"  {field}: {column}\n"
