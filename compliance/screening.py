@@ -660,21 +660,24 @@ def _distinct(con: Any, relation: str, columns: list[str]) -> dict[str, tuple[in
     return {c: (n, count) for n, (c, count) in enumerate(zip(columns, counts, strict=True))}
 
 
+def _staged_raw(staging: dict[str, tuple[str, str]], name: str) -> str:
+    """SQL of the staged columns of field ``name``, read from its value ``raw`` (as text)."""
+    return ", ".join(template.format(v=_text("raw"), t="raw") + f" AS {column}"
+                     for column, (field_name, template) in staging.items() if field_name == name)
+
+
 def _check_constants(con: Any, layout: Layout, staging: dict[str, tuple[str, str]],
                      checks: list[tuple[str | None, str]]) -> None:
     """Raise :class:`BadConstantError` for the mapping's constants that a row's checks reject.
 
     A constant is every row's value: one the checks reject (``type: gifts``,
-    a country in lower case that is no code) would reject every row, each
-    with the same reason, so it is said once, of the mapping, before any row
-    is read.
+    ``item.made_in: SU``) would reject every row, each with the same reason,
+    so it is said once, of the mapping, before any row is read.
     """
     bad = []
     for name, value in layout.constants.items():
         branches = " ".join(branch for field_name, branch in checks if field_name == name)
-        staged = ", ".join(template.format(v=_text("raw"), t="raw") + f" AS {column}"
-                           for column, (field_name, template) in staging.items()
-                           if field_name == name)
+        staged = _staged_raw(staging, name)
         if not branches or not staged:
             continue
         (reason,) = con.execute(f"SELECT CASE {branches} END FROM (SELECT raw, {staged} FROM"
@@ -745,12 +748,10 @@ def _judge(con: Any, sources: dict[str, str], seen: dict[str, tuple[int, int]],
         inside = "false"
         if name in gated:
             inside = f"coalesce({country_test(_COUNTRY_COLUMN[name], name, gated[name])}, false)"
-        staged = ", ".join(template.format(v=_text("raw"), t="raw") + f" AS {column}"
-                           for column, (field_name, template) in staging.items()
-                           if field_name == name)
         parts.append(f"SELECT {sql_text(name)} AS field, CAST(raw AS VARCHAR) AS raw,"
                      f" {bad} AS bad, {inside} AS inside"
-                     f" FROM (SELECT raw, {staged} FROM ({_values(source, seen)})), {_KNOWN}")
+                     f" FROM (SELECT raw, {_staged_raw(staging, name)}"
+                     f" FROM ({_values(source, seen)})), {_KNOWN}")
     if not parts:
         return {}
     con.execute("CREATE TEMP TABLE judged AS SELECT * FROM (" + " UNION ALL ".join(parts)
