@@ -117,6 +117,24 @@ def _suggest(word: str, choices: list[str]) -> str:
     return f"did you mean '{close[0]}'?" if close else ""
 
 
+_OTHER_NAMES = {
+    "gte": "ge", ">=": "ge", "lte": "le", "<=": "le", ">": "gt", "<": "lt",
+    "eq": "equals", "==": "equals", "=": "equals", "is": "equals",
+    "startswith": "prefix", "starts_with": "prefix",
+    "contains": "mentions (in a text) or includes (in a list of countries)",
+    "nin": "not: {fact: {in: [...]}}", "not_in": "not: {fact: {in: [...]}}",
+}
+"""Operators as other rule and query languages name them, and how this language says each."""
+
+
+def _suggest_operator(word: str, choices: list[str]) -> str:
+    """What to write for an unknown operator: this language's name of another's, else the
+    nearest name."""
+    if word.lower() in _OTHER_NAMES:
+        return f"written here as {_OTHER_NAMES[word.lower()]}"
+    return _suggest(word, choices)
+
+
 Window = tuple[dt.date, dt.date]
 """The days a tree will be evaluated on: from the first, up to (not including) the second."""
 
@@ -188,7 +206,7 @@ class _Parser:
             if key in allowed_mods:
                 continue
             self.fail((*where, key), "unknown-operator", f"unknown operator '{key}'",
-                      _suggest(str(key), [*OPERATORS, *allowed_mods])
+                      _suggest_operator(str(key), [*OPERATORS, *allowed_mods])
                       or "operators: " + ", ".join(OPERATORS))
         if len(names) != 1:
             if not unknown:

@@ -167,6 +167,14 @@ BAD_RULES = [
         "destinaton", "rules[0].when.all[0].destinaton", "did you mean 'destination'?"),
     Bad("unknown-operator", _swap(GOOD_RULES, "{in: $dprk}", "{inn: $dprk}"),
         "unknown-operator", "inn", "rules[0].when.all[0].destination.inn", "'in'"),
+    # as other languages name operators (MongoDB's gte; SQL's >=): how this one writes them
+    Bad("operator-named-elsewhere", _swap(GOOD_RULES, '{prefix: ["8703"]}', '{startswith: "8703"}'),
+        "unknown-operator", "startswith", "rules[0].when.all[1].hs_code.startswith",
+        "hint: written here as prefix"),
+    Bad("operator-named-elsewhere-gte", _swap(GOOD_RULES, "- hs_code:", "- quantity: {gte: 2}\n"
+                                                "        - hs_code:"),
+        "unknown-operator", "gte", "rules[0].when.all[1].quantity.gte",
+        "hint: written here as ge"),
     Bad("operator-mismatch", _swap(GOOD_RULES, '{prefix: ["8703"]}', "{includes: KP}"),
         "operator-mismatch", "includes", "rules[0].when.all[1].hs_code.includes", "prefix"),
     Bad("unknown-list", _swap(GOOD_RULES, "{in: $dprk}", "{in: $dprkk}"), "unknown-list",
