@@ -290,25 +290,27 @@ def _watch(args: argparse.Namespace) -> int:
                 text.append(*(part if isinstance(part, tuple) else (part,)))
             console.print(text)
 
-    with stream, unzipping(name):
-        for number, transfer in transfer_lines(stream):
-            read += 1
-            if isinstance(transfer, str):
-                rejected += 1
-                print(f"{name}:{number}: rejected: {transfer}", file=sys.stderr)
-                continue
-            transfers += 1
-            for finding in correlator.feed(transfer, name):
-                chains += 1
-                violations += finding.verdict.value == "violation"
-                if console is None:
-                    print(json.dumps(chain_doc(finding).model_dump(mode="json"),
-                                     ensure_ascii=False), flush=True)
-                else:
-                    render_chain(say, finding, indent=0)
-                    sys.stdout.flush()
-    print(f"lines read {read:,}; transfers {transfers:,}; rejected {rejected:,};"
-          f" chains {chains:,}", file=sys.stderr)
+    try:  # the counts of what was read, even when the stream stops short
+        with stream, unzipping(name):
+            for number, transfer in transfer_lines(stream):
+                read += 1
+                if isinstance(transfer, str):
+                    rejected += 1
+                    print(f"{name}:{number}: rejected: {transfer}", file=sys.stderr)
+                    continue
+                transfers += 1
+                for finding in correlator.feed(transfer, name):
+                    chains += 1
+                    violations += finding.verdict.value == "violation"
+                    if console is None:
+                        print(json.dumps(chain_doc(finding).model_dump(mode="json"),
+                                         ensure_ascii=False), flush=True)
+                    else:
+                        render_chain(say, finding, indent=0)
+                        sys.stdout.flush()
+    finally:
+        print(f"lines read {read:,}; transfers {transfers:,}; rejected {rejected:,};"
+              f" chains {chains:,}", file=sys.stderr)
     return 2 if rejected else 1 if violations else 0
 
 

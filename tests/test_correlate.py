@@ -256,6 +256,7 @@ def test_watch_reads_a_gzipped_stream_and_refuses_csv_or_parquet(tmp_path, cli,
     run = cli("watch", cut, "--rules", pack_file)
     assert run.status == 2
     assert run.err.splitlines()[-1].startswith(f"error: {cut}: cannot be unzipped:")
+    assert run.err.splitlines()[-2].startswith("lines read ")  # what was read before, counted
     for name in ("ledger.csv", "ledger.parquet"):  # rows of another kind, not lines to reject
         other = tmp_path / name
         other.write_text("id,date\n1,2024-01-01\n", encoding="utf-8")
