@@ -24,6 +24,7 @@ from compliance.errors import (
     ComplianceError,
     Diagnostic,
     InputError,
+    MappingError,
     RuleFileError,
     UnknownColumnError,
     UsageError,
@@ -52,6 +53,7 @@ __all__ = [
     "Item",
     "Licence",
     "LoadedCase",
+    "MappingError",
     "Money",
     "Party",
     "Report",
@@ -128,7 +130,7 @@ def screen(
     clear it. ``jobs`` processes read a JSONL file's lines (more than one:
     call it under ``if __name__ == "__main__":``). See ``docs/screening.md``.
     """
-    from compliance.loader import bad_constant, load_layout, unknown_column
+    from compliance.loader import load_layout, mapping_problems
     from compliance.screening import screen as run
 
     if not isinstance(rules, RuleSet):
@@ -137,16 +139,12 @@ def screen(
     try:
         return run(source, rules, layout=layout, out=out, rejects=rejects, as_of=as_of,
                    keep=keep, explain=explain, jobs=jobs)
-    except UnknownColumnError as exc:  # said at the mapping's line that names the column
+    except MappingError as exc:  # said at the mapping's lines that are wrong
         if mapping is None:
             raise
         records = exc.records or (str(source) if isinstance(source, str | Path)
                                   else "the data frame")
-        raise unknown_column(mapping, exc, records) from None
-    except BadConstantError as exc:  # said at the mapping's line that gives the constant
-        if mapping is None:
-            raise
-        raise bad_constant(mapping, exc) from None
+        raise mapping_problems(mapping, exc, records) from None
 
 
 def schema(name: str) -> dict[str, Any]:

@@ -7,8 +7,9 @@
     │   ├── CaseFileError      ... a case file
     │   └── RuleFileError      ... a rule file or rule pack
     └── UsageError             a request that cannot be met (an unknown rule id, a bad option)
-        ├── UnknownColumnError ... a column mapping names a column the records do not have
-        └── BadConstantError   ... a column mapping gives a constant no record could hold
+        └── MappingError       a column mapping the records, or their checks, show wrong
+            ├── UnknownColumnError  ... it names a column the records do not have
+            └── BadConstantError    ... it gives a constant no record could hold
 
 An :class:`InputError` carries every :class:`Diagnostic` found in the files it
 concerns, sorted by position, so that one run reports all the problems at once.
@@ -167,35 +168,49 @@ class UsageError(ComplianceError):
         return f"{text}\n  hint: {self.hint}" if self.hint else text
 
 
-class UnknownColumnError(UsageError):
+class MappingError(UsageError):
+    """A column mapping that the records, or the checks of their values, show to be wrong.
+
+    Raised where that is known, when the mapping is already read; whoever read
+    the mapping file turns :meth:`problems` into diagnostics at its lines.
+    """
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message, hint)
+        self.records: str | None = None
+        """The records file it is said of, when one of several was screened."""
+
+    def problems(self, records: str) -> list[tuple[tuple[str, str], str, str, str]]:
+        """Each problem, said of ``records``: the place in the mapping (``("columns",
+        field)``), its diagnostic code, message and hint."""
+        raise NotImplementedError
+
+
+class UnknownColumnError(MappingError):
     """Columns that a column mapping names and the records do not have.
 
     ``missing`` holds, for each, the field it was named for, the column and a
-    hint. Raised where the records' columns are known; whoever read the
-    mapping file turns it into diagnostics at the lines that name the columns.
+    hint. Raised where the records' columns are known.
     """
 
     def __init__(self, missing: Iterable[tuple[str, str, str]]) -> None:
         self.missing = tuple(missing)
-        self.records: str | None = None
-        """The file that lacks them, when one of several was screened."""
         field, column, hint = self.missing[0]
         more = len(self.missing) - 1
         super().__init__(f"no column '{column}', which the mapping names for '{field}'"
                          + (f" (and {more} more)" if more else ""), hint)
 
-    def problems(self, records: str) -> list[tuple[str, str, str]]:
-        """(field, message, hint) of each missing column, said of ``records``."""
-        return [(field, f"{records} has no column '{column}', which the mapping names for"
-                        f" '{field}'", hint) for field, column, hint in self.missing]
+    def problems(self, records: str) -> list[tuple[tuple[str, str], str, str, str]]:
+        return [(("columns", field), "unknown-column",
+                 f"{records} has no column '{column}', which the mapping names for '{field}'",
+                 hint) for field, column, hint in self.missing]
 
 
-class BadConstantError(UsageError):
+class BadConstantError(MappingError):
     """Constants of a column mapping that every row would be rejected for.
 
     ``bad`` holds, for each, the field and why, in the words a rejected row's
-    reason uses. Raised before any row is read; whoever read the mapping file
-    turns it into diagnostics at the lines that give the constants.
+    reason uses. Raised before any row is read.
     """
 
     HINT = "every row would be rejected for it: correct the constant"
@@ -206,3 +221,7 @@ class BadConstantError(UsageError):
         more = len(self.bad) - 1
         super().__init__(f"the mapping's constant for '{field}' is wrong: {reason}"
                          + (f" (and {more} more)" if more else ""), self.HINT)
+
+    def problems(self, records: str) -> list[tuple[tuple[str, str], str, str, str]]:
+        return [(("constants", field), "invalid-value", reason, self.HINT)
+                for field, reason in self.bad]

@@ -29,12 +29,11 @@ from pydantic import BaseModel, ValidationError
 
 from compliance.conditions import ALWAYS, AllOf, Node, Window, parse_condition
 from compliance.errors import (
-    BadConstantError,
     CaseFileError,
     Diagnostic,
     InputError,
+    MappingError,
     RuleFileError,
-    UnknownColumnError,
     UsageError,
 )
 from compliance.expectations import ExpectedCase
@@ -567,27 +566,14 @@ def load_layout(path: Path | str, display: str | None = None) -> Layout:
     return _load_model(path, display, Layout, InputError)
 
 
-def unknown_column(path: Path | str, error: UnknownColumnError, records: str,
-                   display: str | None = None) -> InputError:
-    """The mapping file's own diagnostics of the columns it names that ``records`` lack.
-
-    Each at the line that names the column, so that a typo is fixed where it was made.
-    """
+def mapping_problems(path: Path | str, error: MappingError, records: str,
+                     display: str | None = None) -> InputError:
+    """The mapping file's own diagnostics of what ``records`` show wrong in it, each at the
+    line that says it, so that a typo is fixed where it was made."""
     document = read_document(path, display, InputError)
-    return InputError([Diagnostic("unknown-column", message,
-                                  document.span(("columns", field)),
-                                  field=f"columns.{field}", hint=hint)
-                       for field, message, hint in error.problems(records)])
-
-
-def bad_constant(path: Path | str, error: BadConstantError,
-                 display: str | None = None) -> InputError:
-    """The mapping file's own diagnostics of the constants no record could hold, each at
-    the line that gives it."""
-    document = read_document(path, display, InputError)
-    return InputError([Diagnostic("invalid-value", reason, document.span(("constants", field)),
-                                  field=f"constants.{field}", hint=error.HINT)
-                       for field, reason in error.bad])
+    return InputError([Diagnostic(code, message, document.span(place), field=".".join(place),
+                                  hint=hint)
+                       for place, code, message, hint in error.problems(records)])
 
 
 def collect_files(paths: Iterable[Path | str]) -> list[tuple[Path, str]]:

@@ -35,7 +35,7 @@ from typing import IO, Any
 
 from compliance import reference
 from compliance.engine import Engine
-from compliance.errors import BadConstantError, UnknownColumnError, UsageError
+from compliance.errors import BadConstantError, MappingError, UnknownColumnError, UsageError
 from compliance.gates import CountryGate, union_gate
 from compliance.layouts import FIELDS, NUMBER_MARKS, REQUIRED, Layout
 from compliance.loader import MAX_LINE_BYTES, numbered_lines, transfer_line
@@ -1842,6 +1842,12 @@ def _screen_output(path: Path) -> bool:
     return set(FINDINGS_COLUMNS) <= columns or columns - {"file"} == {"row", "reason"}
 
 
+def _over_records(target: str | Path) -> UsageError:
+    """The error of an output named as a records file being screened."""
+    return UsageError(f"cannot write {target}: it holds records being screened",
+                      "name a file that is not one of the records")
+
+
 def _check_targets(out: str | Path | None, rejects: str | Path | None,
                    sources: list[Any]) -> None:
     """Refuse, before any work, to write findings or rejects over a records file being
@@ -1852,8 +1858,7 @@ def _check_targets(out: str | Path | None, rejects: str | Path | None,
                          "name the rejects' file apart from the findings'")
     for source in sources:
         if isinstance(source, str | Path) and (target := written.get(Path(source).resolve())):
-            raise UsageError(f"cannot write {target}: it holds records being screened",
-                             "name a file that is not one of the records")
+            raise _over_records(target)
 
 
 def _records_files(sources: str | Path | Iterable[str | Path],
@@ -1883,8 +1888,7 @@ def _records_files(sources: str | Path | Iterable[str | Path],
                          if p.is_file() and not p.name.startswith(".") and _suffix(p) in FORMATS)
         for member in members:
             if member.resolve() in written and not _screen_output(member):
-                raise UsageError(f"cannot write {member}: it holds records being screened",
-                                 "name a file that is not one of the records")
+                raise _over_records(member)
         members = [p for p in members if p.resolve() not in written]
         if not members:
             raise UsageError(f"{entry}: no records file in the folder",
@@ -1942,7 +1946,7 @@ def _screen_files(con: Any, files: list[Path], kinds: list[str | None], layout: 
             with _reading(members[0], also=members[1:]):
                 own.update(zip(group, read(con, inputs, [i + 1 for i in group], layout, gate,
                                            judge), strict=True))
-        except UnknownColumnError as exc:
+        except MappingError as exc:
             exc.records = str(members[0])  # they all have the same columns
             raise
         _drop_but(con, _SHARED)
@@ -1971,8 +1975,8 @@ def _screen_files(con: Any, files: list[Path], kinds: list[str | None], layout: 
                                     f"CREATE TEMP TABLE {table} AS {query}")
                     kept_files += 1
                     kept_rows += part.screened
-        except UnknownColumnError as exc:
-            exc.records = str(path)  # which of the files lacks the columns
+        except MappingError as exc:
+            exc.records = str(path)  # the file it is said of
             raise
         mine = f"FROM rejects WHERE row < {PART}"  # this file's: the others' are shifted
         part.rejected = con.execute(f"SELECT count(*) {mine}").fetchone()[0]
