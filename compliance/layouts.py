@@ -58,6 +58,11 @@ DATE_DIRECTIVES = frozenset(
                       "-S", "-y"))
 """The directives of a ``date_format`` that DuckDB's ``strptime`` reads (a test holds them)."""
 
+USUAL_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y%m%d",
+                      "%Y/%m/%d", "%d/%m/%y", "%m/%d/%y", "%d.%m.%y", "%d %B %Y", "%d %b %Y",
+                      "%B %d, %Y", "%b %d, %Y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+"""Formats exports often write dates in: a date another format rejects is said to read in these."""
+
 _DIRECTIVE = re.compile(r"%-?.?")
 _WHOLE_DATE = {"%c", "%x"}
 _DATE_PARTS = {
@@ -66,6 +71,15 @@ _DATE_PARTS = {
     "week": {"%U", "%W", "%V"}, "day of the week": {"%u", "%w", "%a", "%A"}}
 _DAY_OF_YEAR = (("day of the year",), ("month", "day of the month"), ("week", "day of the week"))
 """The ways a format names a day within its year: one must be whole."""
+
+
+def four_digit_year(date_format: str) -> bool:
+    """Whether a format reads the year written whole (``%Y``, ``%G``), not by its last two digits.
+
+    DuckDB's ``strptime`` reads ``%Y`` from fewer digits too: ``19.06.24`` in
+    ``%d.%m.%Y`` is a day of the year 24, which no record of trade holds.
+    """
+    return not {"%Y", "%G"}.isdisjoint(_DIRECTIVE.findall(date_format))
 
 
 def _unread(directives: list[str]) -> list[str]:

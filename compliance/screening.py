@@ -37,7 +37,14 @@ from compliance import reference
 from compliance.engine import Engine
 from compliance.errors import BadConstantError, MappingError, UnknownColumnError, UsageError
 from compliance.gates import CountryGate, union_gate
-from compliance.layouts import FIELDS, NUMBER_MARKS, REQUIRED, Layout
+from compliance.layouts import (
+    FIELDS,
+    NUMBER_MARKS,
+    REQUIRED,
+    USUAL_DATE_FORMATS,
+    Layout,
+    four_digit_year,
+)
 from compliance.loader import MAX_LINE_BYTES, numbered_lines, transfer_line
 from compliance.models import Item, Licence, Party, Transfer, TransferType
 from compliance.operators import sql_text
@@ -345,7 +352,7 @@ def _check(column: str, field_name: str, rule: str, problem: str) -> str:
     """A CASE branch rejecting a stated value (a missing optional value is no error)."""
     quoted = f"'''' || {column} || ''''"
     return (f"WHEN {column} IS NOT NULL AND ({rule})"
-            f" THEN '{field_name}: ' || {quoted} || ' {problem}'")
+            f" THEN '{field_name}: ' || {quoted} || {sql_text(' ' + problem)}")
 
 
 _NUMBERS = ("item.quantity", "item.unit_value.amount")
@@ -448,6 +455,17 @@ def _read_number(text: str, typed: str, kind: str, numbers: str) -> str:
     return _number(text, numbers)
 
 
+_ISO_SHAPE = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]"
+"""A date as ISO 8601 and the case format write it (no braces: it goes into a template)."""
+ISO_DATES = "%Y-%m-%d"
+"""The date format of text a mapping gives none for: ISO 8601, four digits of year."""
+
+
+def _typed_date(kind: str) -> bool:
+    """Whether a column of DuckDB type ``kind`` holds dates (or timestamps), not text."""
+    return kind == "DATE" or bool(_TIMESTAMP.fullmatch(kind))
+
+
 def _read_date(kind: str, date_format: str | None) -> str:
     """A template of the SQL reading a date from a column of DuckDB type ``kind``.
 
@@ -456,18 +474,20 @@ def _read_date(kind: str, date_format: str | None) -> str:
     layout's date format, or ISO 8601, is for text. Only a day of the years
     1 to 9999 is a date, as in a case file: DuckDB also reads ``infinity``,
     ``-infinity``, years before Christ and years past 9999, which no record
-    of a transfer holds and which would judge a row by no rule in force.
+    of a transfer holds and which would judge a row by no rule in force. A
+    format's year of four digits (:func:`four_digit_year`) is read from four.
     """
-    if kind == "DATE":
-        read = "{t}"
-    elif _TIMESTAMP.fullmatch(kind):
-        read = "CAST({t} AS DATE)"
+    first = dt.date.min
+    if _typed_date(kind):
+        read = "{t}" if kind == "DATE" else "CAST({t} AS DATE)"
     elif date_format:  # a SQL literal, its braces doubled to stay themselves in the template
         written = sql_text(date_format).replace("{", "{{").replace("}", "}}")
         read = f"TRY_CAST(TRY_STRPTIME({{v}}, {written}) AS DATE)"
-    else:
-        read = "TRY_CAST({v} AS DATE)"
-    return f"CASE WHEN {read} BETWEEN DATE '{dt.date.min}' AND DATE '{dt.date.max}' THEN {read} END"
+        first = dt.date(1000, 1, 1) if four_digit_year(date_format) else first
+    else:  # ISO 8601 exactly, as in a case file: DuckDB's cast alone reads 19/06/24 as 0019-06-24
+        read = (f"CASE WHEN regexp_full_match({{v}}, '{_ISO_SHAPE}')"
+                " THEN TRY_CAST({v} AS DATE) END")
+    return f"CASE WHEN {read} BETWEEN DATE '{first}' AND DATE '{dt.date.max}' THEN {read} END"
 
 
 def _hs_code(numeric: bool) -> str:
@@ -521,13 +541,16 @@ def _staging(date_format: str | None, numbers: str,
     }
 
 
-def _checks(written: dict[str, str] | None = None) -> list[tuple[str | None, str]]:
+def _checks(written: dict[str, str] | None = None,
+            dates: str | None = None) -> list[tuple[str | None, str]]:
     """The record checks, in the order a reason is chosen: each with the one field it reads.
 
     None marks the checks that read two (a stated amount needs its currency).
     ``written`` gives, for each number field read from text, the format its
     numbers are written in (``1.234,56``): text that is no number in it is
-    said to be so, not to be a number not above 0.
+    said to be so, not to be a number not above 0. ``dates`` is the format
+    of dates read from text (:data:`ISO_DATES` by default), None for a column
+    of dates: a date rejected is said to read in the usual formats that do.
     """
     written = written or {}
 
@@ -542,13 +565,26 @@ def _checks(written: dict[str, str] | None = None) -> list[tuple[str | None, str
             return [too_large, (name, _check(raw, name, f"{column} IS NULL OR {column} <= 0",
                                              f"is not {what} above 0"))]
         return [too_large, (name, _check(raw, name, f"{column} IS NULL",
-                                         f"is not {what} written as {written[name]}")),
+                                         f"is not {what} written as {written[name]}")
+                            + f" || {_number_formats_reading(raw, written[name])}"),
                 (name, _check(raw, name, f"{column} <= 0", f"is not {what} above 0"))]
+
+    def dated() -> list[tuple[str | None, str]]:
+        # a date of ISO's shape that is no day (2024-02-30), and other text: in which format
+        if dates is None:
+            return [("date", _check("date_raw", "date", "date IS NULL", "is not a date"))]
+        shaped = []
+        if dates == ISO_DATES:
+            shaped.append(("date", _check("date_raw", "date", "date IS NULL AND regexp_full_match("
+                                          f"date_raw, '{_ISO_SHAPE}')", "is not a date")))
+        return [*shaped, ("date", _check("date_raw", "date", "date IS NULL",
+                                         f"is not a date written {dates}")
+                          + f" || {_date_formats_reading('date_raw', dates)}")]
 
     known = "IN (SELECT code FROM countries)"
     return [
         ("date", "WHEN date_raw IS NULL THEN 'date: missing'"),
-        ("date", _check("date_raw", "date", "date IS NULL", "is not a date")),
+        *dated(),
         ("supplier.country", "WHEN supplier_country IS NULL THEN 'supplier.country: missing'"),
         ("supplier.country", _check("supplier_country", "supplier.country",
                                     f"supplier_country NOT {known}",
@@ -589,6 +625,29 @@ def _checks(written: dict[str, str] | None = None) -> list[tuple[str | None, str
                                             "is not an ISO 4217 currency code")
          + f" || {_sign_hint('unit_currency')}"),
     ]
+
+
+def _date_formats_reading(text: str, dates: str) -> str:
+    """SQL of the usual date formats, other than ``dates``, that read ``text`` as a day (`` (it
+    reads as one written %d/%m/%Y; ...)``), or an empty text: the hint for a date in another.
+
+    Only a day of a four-digit year counts: ``19/06/24`` is no day of the year 24.
+    """
+    others = [f for f in USUAL_DATE_FORMATS if f != dates]
+    reading = ", ".join(
+        f"CASE WHEN year(TRY_STRPTIME({text}, {sql_text(f)})) BETWEEN 1000 AND 9999"
+        f" THEN {sql_text(f)} END" for f in others)
+    return (f"coalesce(' (it reads as one written ' || nullif(concat_ws(' or ', {reading}),"
+            " '') || '; a mapping''s date_format: says how the file writes dates)', '')")
+
+
+def _number_formats_reading(text: str, numbers: str) -> str:
+    """SQL of the number formats other than ``numbers`` that read ``text`` (`` (it reads as
+    one written as 1.234,56; ...)``), or an empty text: the hint for a number in another format."""
+    reading = ", ".join(f"CASE WHEN {_number(text, other)} IS NOT NULL THEN {sql_text(other)} END"
+                        for other in NUMBER_MARKS if other != numbers)
+    return (f"coalesce(' (it reads as one written as ' || nullif(concat_ws(' or ', {reading}),"
+            " '') || '; a mapping''s numbers: says which format the file uses)', '')")
 
 
 def _sign_hint(column: str) -> str:
@@ -881,7 +940,9 @@ def _stage_flat(con: Any, relation: str, layout: Layout, line_offset: str,
     staging = _staging(layout.date_format, layout.numbers,
                        {name: types.get(source, "") for name, source in sources.items()})
     checks = _checks({name: layout.numbers for name in _NUMBERS
-                      if not _NUMERIC.fullmatch(types.get(sources[name], ""))})
+                      if not _NUMERIC.fullmatch(types.get(sources[name], ""))},
+                     None if _typed_date(types.get(sources["date"], ""))
+                     else layout.date_format or ISO_DATES)
     _check_constants(con, layout, staging, checks)
     seen = _distinct(con, relation, sorted(
         {sources[name] for name in _by_value(checks) if sources[name] in types}))

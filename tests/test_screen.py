@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 import compliance
 from compliance import screening
 from compliance.engine import Engine
-from compliance.layouts import NUMBER_MARKS, Layout
+from compliance.layouts import NUMBER_MARKS, USUAL_DATE_FORMATS, Layout
 from compliance.loader import load_layout
 from compliance.operators import OPERATORS, Outcome
 from compliance.screening import FIRST_REJECTIONS, screen
@@ -240,6 +240,33 @@ def test_a_date_format_reads_dates_written_in_it(tmp_path, date_format, written)
     assert (result.screened, result.rejected) == (1, 0)
     assert ("un.dprk.luxury.vehicles", "violation") in result.counts
     assert result.findings and all(row == 2 for row, *_ in result.findings)
+
+
+@pytest.mark.parametrize("written", USUAL_DATE_FORMATS)
+def test_a_date_in_another_format_is_said_to_read_in_the_formats_that_read_it(
+        tmp_path, written) -> None:
+    """The reason names the usual formats that read the rejected date, and each of them does."""
+    text = dt.date(2024, 6, 19).strftime(written)
+    path = tmp_path / "export.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([["date", "supplier.country", "recipient.country"],
+                                      [text, "RU", "KP"]])
+    other = "%d.%m.%Y" if written != "%d.%m.%Y" else "%d/%m/%Y"
+    layouts = [Layout(date_format=other)]
+    if written != "%Y-%m-%d":  # ISO 8601, the default
+        layouts.append(Layout())
+    for layout in layouts:
+        result = screen(path, BUNDLED, layout=layout)
+        ((_, reason),) = result.rejections
+        said = f"written {re.escape(layout.date_format or '%Y-%m-%d')}"
+        hint = re.fullmatch(f"date: '{re.escape(text)}' is not a date {said} \\(it reads as one"
+                            " written (.+); a mapping's date_format: says how the file writes"
+                            " dates\\)", reason)
+        assert hint is not None, reason
+        named = hint.group(1).split(" or ")
+        assert written in named and layout.date_format not in named
+        for date_format in named:
+            assert screen(path, BUNDLED, layout=Layout(date_format=date_format)).rejected == 0
 
 
 @pytest.mark.parametrize(("date_format", "message"), [
@@ -1235,11 +1262,16 @@ FLAT_CHECKS = [  # (field, bad value, the reason a row with it gets)
     ("date", "2024-02-30", "date: '2024-02-30' is not a date"),
     # DuckDB reads these as dates; no record of a transfer holds them, and -infinity
     # or a year before Christ would be judged by no rule in force: cleared
-    ("date", "-infinity", "date: '-infinity' is not a date"),
-    ("date", "infinity", "date: 'infinity' is not a date"),
-    ("date", "2024-06-19 (BC)", "date: '2024-06-19 (BC)' is not a date"),
+    ("date", "-infinity", "date: '-infinity' is not a date written %Y-%m-%d"),
+    ("date", "infinity", "date: 'infinity' is not a date written %Y-%m-%d"),
+    ("date", "2024-06-19 (BC)", "date: '2024-06-19 (BC)' is not a date written %Y-%m-%d"),
     ("date", "0000-01-01", "date: '0000-01-01' is not a date"),
-    ("date", "10000-01-01", "date: '10000-01-01' is not a date"),
+    ("date", "10000-01-01", "date: '10000-01-01' is not a date written %Y-%m-%d"),
+    # and these as days of the years 19, 24 and 1: judged by no rule in force, cleared
+    ("date", "19/06/24", "date: '19/06/24' is not a date written %Y-%m-%d (it reads as one"
+     " written %d/%m/%y; a mapping's date_format: says how the file writes dates)"),
+    ("date", "24-06-19", "date: '24-06-19' is not a date written %Y-%m-%d"),
+    ("date", "1-2-3", "date: '1-2-3' is not a date written %Y-%m-%d"),
     ("supplier.country", "", "supplier.country: missing"),
     ("supplier.country", "XX",
      "supplier.country: 'XX' is not an ISO 3166-1 alpha-2 country code"),
@@ -1542,13 +1574,17 @@ rules:
 
 
 @pytest.mark.parametrize(("numbers", "over", "under", "not_numbers"), [
-    ("1234.56", ["1000.01", " 2500 ", "1e4"], ["999.99", "1000"], ["1,234.56", "1000,5"]),
+    ("1234.56", ["1000.01", " 2500 ", "1e4"], ["999.99", "1000"],
+     {"1,234.56": "1,234.56", "1000,5": "1.234,56 or 1 234,56",
+      "1,234": "1,234.56 or 1.234,56 or 1 234,56", "1 000": "1 234,56", "12x": None}),
     ("1,234.56", ["1,000.01", "2500", "12,345,678.9"], ["999.99", "1,000"],
-     ["1.234,56", "1,00", "12,3456.0", "1,234,5"]),
+     {"1.234,56": "1.234,56", "1,00": "1.234,56 or 1 234,56", "12,3456.0": None,
+      "1,234,5": None}),
     ("1.234,56", ["1.000,01", "2500", "12.345.678,9", "1000,5"], ["999,99", "1.000"],
-     ["1,234.56", "1.5", "1.00", "12.3456,0"]),
+     {"1,234.56": "1,234.56", "1.5": "1234.56 or 1,234.56", "1.00": "1234.56 or 1,234.56",
+      "12.3456,0": None}),
     ("1 234,56", ["1 000,01", "1\u00a0000,01", "1\u202f000,01", "2500"], ["999,99", "1 000"],
-     ["1.234,56", "1 00,5", "1  000"]),
+     {"1.234,56": "1.234,56", "1 00,5": None, "1  000": None}),
 ])
 def test_a_mapping_reads_numbers_as_the_file_writes_them(tmp_path, numbers, over, under,
                                                         not_numbers) -> None:
@@ -1556,6 +1592,8 @@ def test_a_mapping_reads_numbers_as_the_file_writes_them(tmp_path, numbers, over
 
     A thousands mark out of its place (1.5 where a full stop groups
     thousands) is no number: read as fifteen, it would be off by a factor.
+    The reason names the other formats that read the number (``not_numbers``
+    maps each to them), so that the mapping's ``numbers`` can be set.
     """
     rules = tmp_path / "values.yaml"
     rules.write_text(VALUE_RULE, encoding="utf-8")
@@ -1573,8 +1611,10 @@ def test_a_mapping_reads_numbers_as_the_file_writes_them(tmp_path, numbers, over
     rows = {value: line for line, value in enumerate(values, start=2)}
     assert sorted(row for row, *_ in result.findings) == [rows[v] for v in over]
     assert [(row, reason) for row, reason in result.rejections] == [
-        (rows[v], f"item.unit_value.amount: '{v.strip()}' is not an amount written as {numbers}")
-        for v in not_numbers]
+        (rows[v], f"item.unit_value.amount: '{v.strip()}' is not an amount written as {numbers}"
+         + ("" if others is None else f" (it reads as one written as {others}; a mapping's"
+            " numbers: says which format the file uses)"))
+        for v, others in not_numbers.items()]
 
 
 @pytest.mark.parametrize("numbers", ["1234.56", "1,234.56", "1.234,56", "1 234,56"])
