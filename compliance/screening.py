@@ -242,6 +242,7 @@ def _reference_tables(con: Any) -> None:
                         ("currencies", list(reference.currency_codes())),
                         ("hs", list(reference.hs_codes()))):
         con.execute(f"CREATE TEMP TABLE {name} AS SELECT unnest(?::VARCHAR[]) AS code", [codes])
+    con.execute("CREATE TEMP TABLE country_hints (code VARCHAR, hint VARCHAR)")
     con.execute("CREATE TEMP TABLE rates (currency VARCHAR, day DATE, rate DOUBLE)")
     con.execute("CREATE TEMP TABLE rejects (row BIGINT, reason VARCHAR)")
 
@@ -588,18 +589,21 @@ def _checks(written: dict[str, str] | None = None,
         ("supplier.country", "WHEN supplier_country IS NULL THEN 'supplier.country: missing'"),
         ("supplier.country", _check("supplier_country", "supplier.country",
                                     f"supplier_country NOT {known}",
-                                    "is not an ISO 3166-1 alpha-2 country code")),
+                                    "is not an ISO 3166-1 alpha-2 country code")
+         + f" || {_country_hint('supplier_country')}"),
         ("recipient.country",
          "WHEN recipient_country IS NULL THEN 'recipient.country: missing'"),
         ("recipient.country", _check("recipient_country", "recipient.country",
                                      f"recipient_country NOT {known}",
-                                     "is not an ISO 3166-1 alpha-2 country code")),
+                                     "is not an ISO 3166-1 alpha-2 country code")
+         + f" || {_country_hint('recipient_country')}"),
         ("origin", _check("origin_raw", "origin", f"origin_raw NOT {known}",
-                          "is not a country code")),
+                          "is not a country code") + f" || {_country_hint('origin_raw')}"),
         ("destination", _check("destination_raw", "destination", f"destination_raw NOT {known}",
-                               "is not a country code")),
+                               "is not a country code")
+         + f" || {_country_hint('destination_raw')}"),
         ("item.made_in", _check("made_in", "item.made_in", f"made_in NOT {known}",
-                                "is not a country code")),
+                                "is not a country code") + f" || {_country_hint('made_in')}"),
         ("via", _check("via_text", "via",
                        "len(list_filter(via, lambda v: NOT list_contains(country_codes, v))) > 0",
                        "holds a code that is not a country")),
@@ -725,6 +729,37 @@ def _staged_raw(staging: dict[str, tuple[str, str]], name: str) -> str:
                      for column, (field_name, template) in staging.items() if field_name == name)
 
 
+_ONE_COUNTRY = ("supplier.country", "recipient.country", "origin", "destination", "item.made_in")
+"""The fields of one country code each (``via`` lists codes): a code that is none gets a hint."""
+
+
+def _country_hint(column: str) -> str:
+    """SQL of the hint for a staged country code that is none (`` (use the two-letter code: KP
+    ...)``), or an empty text: what :func:`_hint_countries` found for it."""
+    return (f"coalesce((SELECT ' (' || hint || ')' FROM country_hints WHERE code = {column}),"
+            " '')")
+
+
+def _hint_countries(con: Any, values: Iterable[str | None]) -> None:
+    """Keep in ``country_hints`` the hint for each value, staged, that is no country code.
+
+    The words of :func:`reference.country_hint`, which a JSONL line's reason
+    gives too; a CSV file's values are trimmed and upper-cased, so its hint
+    is never the one for lower case.
+    """
+    kept = {code for (code,) in con.execute("SELECT code FROM country_hints").fetchall()}
+    found = {}
+    for value in values:
+        code = (value or "").strip().upper()
+        if code and code not in kept and reference.country_name(code) is None:
+            hint = reference.country_hint(code)
+            if hint:
+                found[code] = hint
+    if found:
+        con.execute("INSERT INTO country_hints SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[])",
+                    [list(found), list(found.values())])
+
+
 def _check_constants(con: Any, layout: Layout, staging: dict[str, tuple[str, str]],
                      checks: list[tuple[str | None, str]]) -> None:
     """Raise :class:`BadConstantError` for the mapping's constants that a row's checks reject.
@@ -733,6 +768,7 @@ def _check_constants(con: Any, layout: Layout, staging: dict[str, tuple[str, str
     ``item.made_in: SU``) would reject every row, each with the same reason,
     so it is said once, of the mapping, before any row is read.
     """
+    _hint_countries(con, [v for name, v in layout.constants.items() if name in _ONE_COUNTRY])
     bad = []
     for name, value in layout.constants.items():
         branches = " ".join(branch for field_name, branch in checks if field_name == name)
@@ -947,6 +983,10 @@ def _stage_flat(con: Any, relation: str, layout: Layout, line_offset: str,
     seen = _distinct(con, relation, sorted(
         {sources[name] for name in _by_value(checks) if sources[name] in types}))
     judged = _judge(con, sources, seen, staging, checks, _gated_fields(gate))
+    if any(judged[name].bad for name in _ONE_COUNTRY if name in judged):
+        _hint_countries(con, (raw for (raw,) in con.execute(
+            "SELECT raw FROM judged WHERE bad AND field IN"
+            f" ({', '.join(map(sql_text, _ONE_COUNTRY))})").fetchall()))
     suspect, carried = _suspects(sources, types, seen, judged, checks, layout.numbers)
     currency = sources["item.unit_value.currency"]
     con.execute("CREATE TEMP VIEW stated_currencies AS " + (
@@ -1967,7 +2007,7 @@ PART = 1 << 40
 """Of several files screened together, a row of the n-th (from 1) is numbered n * PART + row,
 so that a row is told apart from those of the other files wherever it is read; no file
 holds a trillion rows."""
-_SHARED = frozenset({"countries", "currencies", "hs", "rates", "rejects", "parts",
+_SHARED = frozenset({"countries", "country_hints", "currencies", "hs", "rates", "rejects", "parts",
                      "findings", "explained", "kept_records", "kept_currencies"})
 """What the files screened together share; the rest a file's reading makes is its own."""
 ALONE_ROWS = 1_000_000

@@ -364,12 +364,12 @@ CONSTANT_VALUES = {
     "date": ["", "2024-06-19", "2024-02-30", "19.06.2024"],
     "type": ["gift", "GIFT", "gifts", " "],
     "supplier.country": ["kp", " KP ", "SU", ""],
-    "recipient.country": ["KP", "XX"],
+    "recipient.country": ["KP", "XX", "PRK"],
     "origin": ["", "cn", "SU"],
     "destination": ["KP", "Korea"],
     "via": ["KP;CN", "KP;XX", ";"],
     "item.hs_code": ["8703.24", "8703.99", "87032", "x"],
-    "item.made_in": ["RU", "SU"],
+    "item.made_in": ["RU", "SU", "uk"],
     "item.quantity": ["12.5", "0", "-1", "x", "1e999"],
     "item.unit_value.amount": ["12.5", "0", "1e999", "1,5"],
     "item.unit_value.currency": ["usd", "€", "XXX"],
@@ -420,7 +420,7 @@ def test_a_constant_is_refused_where_the_rows_holding_it_would_be_rejected(tmp_p
     mapping = tmp_path / "map.yaml"
     assert [line for line in run.err.splitlines() if not line.startswith(" ")] == [
         f"{mapping}:2:9: invalid-value: 'gifts' is not a transfer type",
-        f"{mapping}:3:17: invalid-value: 'SU' is not a country code",
+        f"{mapping}:3:17: invalid-value: 'SU' is not a country code{ANY_CODE}",
         "2 problems in 1 file"]
     assert "  field: constants.item.made_in" in run.err
 
@@ -1257,6 +1257,8 @@ FLAT_HEADER = ("id,date,type,supplier.country,recipient.country,origin,destinati
                "item.unit_value.currency,item.description")
 GOOD = ["t", "2024-06-19", "sale", "CN", "KP", "", "", "", "8703", "CN", "1", "100", "USD",
         "Car"]
+ANY_CODE = " (use an ISO 3166-1 alpha-2 code such as KP, RU or CN)"
+"""The hint for a country that is no code and names no country."""
 FLAT_CHECKS = [  # (field, bad value, the reason a row with it gets)
     ("date", "", "date: missing"),
     ("date", "2024-02-30", "date: '2024-02-30' is not a date"),
@@ -1274,17 +1276,17 @@ FLAT_CHECKS = [  # (field, bad value, the reason a row with it gets)
     ("date", "1-2-3", "date: '1-2-3' is not a date written %Y-%m-%d"),
     ("supplier.country", "", "supplier.country: missing"),
     ("supplier.country", "XX",
-     "supplier.country: 'XX' is not an ISO 3166-1 alpha-2 country code"),
+     f"supplier.country: 'XX' is not an ISO 3166-1 alpha-2 country code{ANY_CODE}"),
     ("recipient.country", " ", "recipient.country: missing"),
     ("recipient.country", "zz",
-     "recipient.country: 'ZZ' is not an ISO 3166-1 alpha-2 country code"),
-    ("origin", "QQ", "origin: 'QQ' is not a country code"),
-    ("destination", "QZ", "destination: 'QZ' is not a country code"),
+     f"recipient.country: 'ZZ' is not an ISO 3166-1 alpha-2 country code{ANY_CODE}"),
+    ("origin", "QQ", f"origin: 'QQ' is not a country code{ANY_CODE}"),
+    ("destination", "QZ", f"destination: 'QZ' is not a country code{ANY_CODE}"),
     ("via", "CN;XX", "via: 'CN;XX' holds a code that is not a country"),
     ("type", "theft", "type: 'theft' is not a transfer type"),
     ("item.hs_code", "87A3", "item.hs_code: '87A3' is not an HS code of 2 to 10 digits"),
     ("item.hs_code", "8799", "item.hs_code: '8799' does not exist in the HS 2022 nomenclature"),
-    ("item.made_in", "XY", "item.made_in: 'XY' is not a country code"),
+    ("item.made_in", "XY", f"item.made_in: 'XY' is not a country code{ANY_CODE}"),
     ("item.quantity", "0", "item.quantity: '0' is not a number above 0"),
     ("item.unit_value.amount", "abc",
      "item.unit_value.amount: 'abc' is not an amount written as 1234.56"),
@@ -2020,6 +2022,49 @@ def test_a_currency_sign_is_rejected_with_the_code_it_stands_for(tmp_path) -> No
     assert [reason.removeprefix("items[0].unit_value.currency: ") for _, reason in told] == [
         reason.removeprefix("item.unit_value.currency: ")
         for _, reason in rejects[:len(CURRENCY_SIGNS)]]
+
+
+def test_a_country_that_is_no_code_gets_the_hint_a_jsonl_line_gets(tmp_path) -> None:
+    """Each country field of a flat row, holding a name or a code of another kind, is told what
+    to write in the words a JSONL line holding it is told."""
+    values = ["PRK", "uk", "North Korea", "Korea", "XX"]
+    fields = ["supplier.country", "recipient.country", "origin", "destination", "item.made_in"]
+    good = {"date": "2024-06-19", "supplier.country": "RU", "recipient.country": "KP",
+            "item.hs_code": "8703"}
+    rows, lines = [], []
+    for field in fields:
+        for value in values:
+            rows.append({**good, field: value})
+            line = {"id": f"r{len(lines)}", "date": "2024-06-19", "type": "sale",
+                    "supplier": {"name": "S", "country": "RU"},
+                    "recipient": {"name": "R", "country": "KP"},
+                    "items": [{"description": "Car", "hs_code": "8703"}]}
+            if field == "item.made_in":
+                line["items"][0]["made_in"] = value
+            elif "." in field:
+                line[field.split(".")[0]]["country"] = value
+            else:
+                line[field] = value
+            lines.append(json.dumps(line))
+    path = tmp_path / "records.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*good, "origin", "destination",
+                                                    "item.made_in"])
+        writer.writeheader()
+        writer.writerows(rows)
+    (tmp_path / "records.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    flat = screen(path, BUNDLED).rejections
+    told = screen(tmp_path / "records.jsonl", BUNDLED).rejections
+    assert len(flat) == len(told) == len(rows)
+
+    def hint(reason: str) -> str:
+        return reason[reason.index(" (") + 2:].removesuffix(")")
+
+    assert [hint(reason) for _, reason in flat] == [hint(reason) for _, reason in told]
+    assert hint(flat[0][1]) == ("use the two-letter code: KP (Korea, Democratic People's"
+                                " Republic of)")
+    assert hint(flat[1][1]) == "the ISO 3166-1 code is GB (United Kingdom)"
+    assert flat[2][1].startswith("supplier.country: 'NORTH KOREA' is not an ISO 3166-1 alpha-2")
 
 
 @pytest.mark.parametrize("fallback", [False, True], ids=["vectorised", "mentions per record"])
