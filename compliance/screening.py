@@ -497,15 +497,22 @@ def _hs_code(numeric: bool) -> str:
     From a column of numbers (a spreadsheet's, or a data frame's), the code
     has lost the leading zero of chapters 01 to 09 (70320 for 0703.20); an HS
     code has an even number of digits, so a whole number of odd length gets
-    its zero back. A text column is read as written: 70320 there is rejected.
+    its zero back. A number with decimals is a code written as the tariff
+    writes it, ``hhhh.ss``, which has lost its leading zero and its trailing
+    ones: 910.2 is 0910.20 (saffron), not 9102 (wrist-watches), and 8703.2
+    is 8703.20. A text column is read as written: 70320 there is rejected.
     """
-    text = "{v}"
-    if numeric:  # 70320, or 70320.0 from a column of floats
-        digits = "regexp_replace({v}, '[.]0+$', '')"
-        text = (f"CASE WHEN regexp_full_match({{v}}, '[0-9]+([.]0+)?') THEN CASE WHEN"
-                f" length({digits}) % 2 = 1 THEN '0' || {digits} ELSE {digits} END"
-                f" ELSE {{v}} END")
-    return f"nullif(replace(replace({text}, '.', ''), ' ', ''), '')"
+    if not numeric:
+        return "nullif(replace(replace({v}, '.', ''), ' ', ''), '')"
+    # 70320, or 70320.0, 910.2 or 8703.24 from a column of floats; a number that reads as no
+    # code (870324.1, -5) is kept as written, and rejected so
+    whole, places = "split_part({v}, '.', 1)", "rtrim(split_part({v}, '.', 2), '0')"
+    return (f"CASE WHEN NOT regexp_full_match({{v}}, '[0-9]+([.][0-9]+)?') THEN {{v}}"
+            f" WHEN {places} = '' THEN CASE WHEN length({whole}) % 2 = 1"
+            f" THEN '0' || {whole} ELSE {whole} END"
+            f" WHEN length({whole}) <= 4 THEN lpad({whole}, 4, '0') || {places}"
+            f" || repeat('0', length({places}) % 2)"
+            " ELSE {v} END")
 
 
 def _staging(date_format: str | None, numbers: str,

@@ -1473,6 +1473,35 @@ def test_an_hs_code_read_from_numbers_gets_its_leading_zero_back(tmp_path, kind)
     assert {code for row, code, _ in found if row == 4} <= {"010121"}
 
 
+@pytest.mark.parametrize("kind", ["float64", "decimal"])
+def test_an_hs_code_read_from_numbers_with_decimals_is_written_as_the_tariff_writes_it(
+        kind) -> None:
+    """Saffron, 0910.20, saved as the number 910.2: read as 091020, not as 9102 (wrist-watches).
+
+    A number with decimals is a code written hhhh.ss that lost its leading
+    and trailing zeros; a decimal column keeps the trailing ones.
+    """
+    import datetime as dt
+    from decimal import Decimal
+
+    import pyarrow as pa
+
+    codes = ["910.2", "811.1", "8703.24", "703.2", "870324.1"]
+    column = (pa.array([float(c) for c in codes]) if kind == "float64"
+              else pa.array([Decimal(c) for c in codes], pa.decimal128(12, 4)))
+    table = pa.table({"date": [dt.date(2024, 6, 19)] * 5,
+                      "supplier.country": ["RU", "KP", "RU", "KP", "RU"],
+                      "recipient.country": ["KP", "CN", "KP", "CN", "KP"], "item.hs_code": column})
+    result = screen(table, BUNDLED)
+    found = {(row, code, rule) for row, _, _, code, rule, *_ in result.findings}
+    assert {code for row, code, _ in found if row == 1} == {"091020"}
+    assert not [rule for row, _, rule in found if row == 1 and "luxury" in rule]
+    assert (2, "081110", "un.dprk.food_agriculture.export") in found  # frozen strawberries
+    assert (3, "870324", "un.dprk.luxury.vehicles") in found
+    assert (4, "070320", "un.dprk.food_agriculture.export") in found  # onions
+    assert [row for row, _ in result.rejections] == [5]  # no code has 6 digits and decimals
+
+
 MESSY = {  # per field, values good and bad, as exports hold them
     "date": ["2024-06-19", "", " 2016-03-01 ", "2024-02-30", "19/06/2024"],
     "type": ["sale", "", "Gift", "theft"],
