@@ -28,7 +28,7 @@ from pydantic_core import PydanticCustomError
 from compliance import reference
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits, as \d is not
 
 
 def _country(value: str) -> str:
@@ -87,7 +87,7 @@ def _iso_date(value: Any) -> Any:
         raise PydanticCustomError("date_type", "expected a date (YYYY-MM-DD), not a date and time")
     if isinstance(value, dt.date):
         return value
-    if isinstance(value, str) and _ISO_DATE.match(value):
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
         try:
             return dt.date.fromisoformat(value)
         except ValueError as exc:
@@ -95,8 +95,8 @@ def _iso_date(value: Any) -> Any:
                 "invalid_date", "'{text}' is not a real date: {reason}",
                 {"text": value, "reason": str(exc)},
             ) from None
-    raise PydanticCustomError(
-        "date_type", "expected a date written YYYY-MM-DD, got {text!r}", {"text": value}
+    raise PydanticCustomError(  # the loader says what was given: "; got text ('19/06/2024')"
+        "date_type", "expected a date written YYYY-MM-DD", {"text": value}
     )
 
 

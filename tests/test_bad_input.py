@@ -63,6 +63,7 @@ class Bad:
     field: str = ""
     hint: str = ""
     nth: int = 1  # which line holding `at`, when several do
+    message: str = ""  # the diagnostic's words after its code, when they matter
 
 
 def _swap(base: str, old: str, new: str) -> str:
@@ -88,7 +89,11 @@ BAD_CASES = [
     Bad("impossible-date", _swap(GOOD_CASE, "2024-06-19", "2024-02-30"), "invalid-date",
         "date:", "transfers[0].date"),
     Bad("number-for-date", _swap(GOOD_CASE, "2024-06-19", "20240619"), "wrong-type",
-        "date:", "transfers[0].date"),
+        "date:", "transfers[0].date",
+        message="expected a date written YYYY-MM-DD; got a number (20240619)"),
+    Bad("date-in-other-digits", _swap(GOOD_CASE, "2024-06-19", '"２０２４-０６-１９"'),
+        "wrong-type", "date:", "transfers[0].date",
+        message="expected a date written YYYY-MM-DD; got text ('２０２４-０６-１９')"),
     Bad("unknown-country", _swap(GOOD_CASE, "country: KP", "country: XX"), "unknown-country",
         "Recipient", "transfers[0].recipient.country"),
     Bad("uk-for-gb", _swap(GOOD_CASE, "country: RU", "country: UK"), "unknown-country",
@@ -150,6 +155,8 @@ def _assert_diagnostic(run, path, bad: Bad) -> None:
     line = _line_of(bad.text, bad.at, bad.nth)
     assert first.startswith(f"{path}:{line}:"), first
     assert f": {bad.code}: " in first, first
+    if bad.message:
+        assert first.endswith(f": {bad.code}: {bad.message}"), first
     if bad.field:
         assert f"  field: {bad.field}\n" in run.err
     if bad.hint:
