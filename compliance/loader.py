@@ -283,6 +283,15 @@ _CODES = {
 }
 
 
+_EXPECTED = {"string_type": "expected text", "list_type": "expected a list",
+             "tuple_type": "expected a list", "bool_parsing": "expected true or false",
+             "bool_type": "expected true or false"}
+"""What a value of the wrong type should have been, for the types pydantic words its own way."""
+_BOUNDS = {"greater_than": ("above", "gt"), "greater_than_equal": ("at least", "ge"),
+           "less_than": ("below", "lt"), "less_than_equal": ("at most", "le")}
+"""How a number out of its field's bounds is said to need to be, and the bound's context key."""
+
+
 def _field_names(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
     """The field names of the model found by following ``loc`` from ``model``."""
     annotation: Any = model
@@ -378,17 +387,31 @@ def _worded(error: Any, model: type[BaseModel]) -> tuple[str, str, str]:
     elif kind in {"decimal_parsing", "float_parsing", "int_parsing"}:
         message = f"{_quoted(error.get('input'))} is not a number"
     elif code == "wrong-type" or kind.endswith("_parsing"):
+        given = error.get("input")
         if "valid dictionary" in message:  # pydantic's words for a model given no mapping
             message = "expected a mapping of fields"
             fields = _field_names(model, loc)
             hint = hint or ("its fields: " + ", ".join(fields) if fields else "")
-        message = f"{message.rstrip('.')}; got {_describe(error.get('input'))}"
-    elif kind == "enum":
+        elif kind in _EXPECTED:
+            message = _EXPECTED[kind]
+            if (kind in {"list_type", "tuple_type"} and isinstance(given, str | int | float)
+                    and not _field_names(model, (*loc, 0))):  # a list of values, not of mappings
+                hint = hint or f"write a list, even of one: [{given}]"
+            elif kind == "string_type" and isinstance(given, int | float | bool):
+                hint = hint or "put it in quotes to make it text"
+        message = f"{message.rstrip('.')}; got {_describe(given)}"
+    elif kind in _BOUNDS:
+        words, key = _BOUNDS[kind]
+        message = f"must be {words} {ctx.get(key)}; got {_describe(error.get('input'))}"
+    elif kind in {"enum", "literal_error"}:
         given = error.get("input")
         choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
         close = difflib.get_close_matches(given, choices, n=1) if isinstance(given, str) else []
         message = f"{_quoted(given)} is not an allowed value"
-        hint = f"did you mean '{close[0]}'?" if close else f"expected {ctx.get('expected', '')}"
+        # a few fixed choices (an encoding, a number format) are all named: the nearest may
+        # be another thing altogether (utf-16 is not utf-8)
+        hint = f"did you mean '{close[0]}'?" if close and kind == "enum" else \
+            f"expected {ctx.get('expected', '')}"
     elif kind == "too_short":
         wanted = ctx.get("min_length", 1)
         message = f"needs at least {wanted} {'entry' if wanted == 1 else 'entries'}; got none" \

@@ -917,8 +917,9 @@ def test_an_encoding_not_offered_is_refused_with_those_that_are(tmp_path, cli) -
     (tmp_path / "ledger.csv").write_text("DAY\n2024-06-19\n", encoding="utf-8")
     run = cli("screen", tmp_path / "ledger.csv", "--map", tmp_path / "map.yaml")
     assert run.status == 2 and run.out == ""
-    assert run.err.startswith(f"{tmp_path / 'map.yaml'}:3:11: invalid-value: Input should be"
-                              " 'utf-8', 'windows-1252' or 'latin-1'"), run.err
+    assert run.err.startswith(f"{tmp_path / 'map.yaml'}:3:11: invalid-value: 'utf-16' is not"
+                              " an allowed value\n"), run.err
+    assert "  hint: expected 'utf-8', 'windows-1252' or 'latin-1'\n" in run.err
 
 
 def test_a_list_column_of_transit_countries_screens_as_the_text_of_a_csv_cell(tmp_path) -> None:
