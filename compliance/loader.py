@@ -559,8 +559,9 @@ def load_case(path: Path | str, display: str | None = None) -> Case:
     return _load_model(path, display, Case, CaseFileError, "case")
 
 
-def load_cases(paths: Iterable[Path | str]) -> list[LoadedCase]:
-    """Load every case file under ``paths`` (files or folders), reporting all problems at once."""
+def load_cases(paths: Iterable[Path | str] | Path | str) -> list[LoadedCase]:
+    """Load every case file under ``paths`` (files or folders, or one), reporting all problems
+    at once."""
     loaded: list[LoadedCase] = []
     problems: list[Diagnostic] = []
     for file, display in collect_files(paths):
@@ -599,10 +600,13 @@ def mapping_problems(path: Path | str, error: MappingError, records: str,
                        for place, code, message, hint in error.problems(records)])
 
 
-def collect_files(paths: Iterable[Path | str]) -> list[tuple[Path, str]]:
-    """Expand folders into their YAML files (sorted, without ``*.expected.yaml``)."""
+def collect_files(paths: Iterable[Path | str] | Path | str) -> list[tuple[Path, str]]:
+    """Expand folders into their YAML files (sorted, without ``*.expected.yaml``).
+
+    One path is one path, not the characters of its name (``/`` the first).
+    """
     found: list[tuple[Path, str]] = []
-    for given in paths:
+    for given in [paths] if isinstance(paths, str | Path) else paths:
         path = Path(given)
         if path.is_dir():
             members = sorted(
@@ -819,8 +823,7 @@ def load_rules(paths: Iterable[Path | str] | Path | str | None = None) -> RuleSe
         root = bundled_rules_path()
         files = [(p, f"rules/{p.relative_to(root).as_posix()}") for p, _ in collect_files([root])]
     else:
-        given = [paths] if isinstance(paths, str | Path) else list(paths)
-        files = collect_files(given)
+        files = collect_files(paths)
     if not files:
         raise UsageError("no rule files (*.yaml) found", "pass a rule file or a folder of them")
     packs: list[RulePack] = []

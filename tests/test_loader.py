@@ -102,3 +102,16 @@ def test_libyaml_parses_when_pyyaml_has_it() -> None:
     from yaml.cyaml import CParser
 
     assert issubclass(loader._Composer, CParser)
+
+
+def test_one_path_is_read_as_one_path_not_as_the_letters_of_its_name() -> None:
+    # "cases/x.yaml" as an iterable is "c", "a", ...: once "/" first, a walk of the whole disk
+    from tests.conftest import CASES
+
+    named = CASES / "pyongyang-summit-2024.yaml"
+    listed = compliance.load_cases([named])
+    assert [c.case.case for c in listed] == ["pyongyang-summit-2024"]
+    for one in (named, str(named)):
+        assert compliance.load_cases(one) == listed
+    assert [c.case.case for c in compliance.load_cases(str(CASES))] == [
+        c.case.case for c in compliance.load_cases([CASES])]
