@@ -46,7 +46,7 @@ from compliance.layouts import (
     four_digit_year,
 )
 from compliance.loader import MAX_LINE_BYTES, numbered_lines, transfer_line
-from compliance.models import Item, Licence, Party, Transfer, TransferType
+from compliance.models import ISO_DATE_SHAPE, Item, Licence, Party, Transfer, TransferType
 from compliance.operators import sql_text
 from compliance.rules import RuleSet
 from compliance.vector import (
@@ -456,8 +456,6 @@ def _read_number(text: str, typed: str, kind: str, numbers: str) -> str:
     return _number(text, numbers)
 
 
-_ISO_SHAPE = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]"
-"""A date as ISO 8601 and the case format write it (no braces: it goes into a template)."""
 ISO_DATES = "%Y-%m-%d"
 """The date format of text a mapping gives none for: ISO 8601, four digits of year."""
 
@@ -486,7 +484,7 @@ def _read_date(kind: str, date_format: str | None) -> str:
         read = f"TRY_CAST(TRY_STRPTIME({{v}}, {written}) AS DATE)"
         first = dt.date(1000, 1, 1) if four_digit_year(date_format) else first
     else:  # ISO 8601 exactly, as in a case file: DuckDB's cast alone reads 19/06/24 as 0019-06-24
-        read = (f"CASE WHEN regexp_full_match({{v}}, '{_ISO_SHAPE}')"
+        read = (f"CASE WHEN regexp_full_match({{v}}, '{ISO_DATE_SHAPE}')"
                 " THEN TRY_CAST({v} AS DATE) END")
     return f"CASE WHEN {read} BETWEEN DATE '{first}' AND DATE '{dt.date.max}' THEN {read} END"
 
@@ -584,7 +582,7 @@ def _checks(written: dict[str, str] | None = None,
         shaped = []
         if dates == ISO_DATES:
             shaped.append(("date", _check("date_raw", "date", "date IS NULL AND regexp_full_match("
-                                          f"date_raw, '{_ISO_SHAPE}')", "is not a date")))
+                                          f"date_raw, '{ISO_DATE_SHAPE}')", "is not a date")))
         return [*shaped, ("date", _check("date_raw", "date", "date IS NULL",
                                          f"is not a date written {dates}")
                           + f" || {_date_formats_reading('date_raw', dates)}")]
