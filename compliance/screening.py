@@ -242,7 +242,7 @@ def _reference_tables(con: Any) -> None:
                         ("currencies", list(reference.currency_codes())),
                         ("hs", list(reference.hs_codes()))):
         con.execute(f"CREATE TEMP TABLE {name} AS SELECT unnest(?::VARCHAR[]) AS code", [codes])
-    con.execute("CREATE TEMP TABLE country_hints (code VARCHAR, hint VARCHAR)")
+    con.execute("CREATE TEMP TABLE country_hints (route BOOLEAN, code VARCHAR, hint VARCHAR)")
     con.execute("CREATE TEMP TABLE rates (currency VARCHAR, day DATE, rate DOUBLE)")
     con.execute("CREATE TEMP TABLE rejects (row BIGINT, reason VARCHAR)")
 
@@ -611,7 +611,8 @@ def _checks(written: dict[str, str] | None = None,
                                 "is not a country code") + f" || {_country_hint('made_in')}"),
         ("via", _check("via_text", "via",
                        "len(list_filter(via, lambda v: NOT list_contains(country_codes, v))) > 0",
-                       "holds a code that is not a country")),
+                       "holds a code that is not a country")
+         + f" || {_country_hint('via_text', route=True)}"),
         ("type", _check("type", "type", "type NOT IN ("
                         + ", ".join(f"'{t.value}'" for t in TransferType) + ")",
                         "is not a transfer type")),
@@ -738,31 +739,79 @@ _ONE_COUNTRY = ("supplier.country", "recipient.country", "origin", "destination"
 """The fields of one country code each (``via`` lists codes): a code that is none gets a hint."""
 
 
-def _country_hint(column: str) -> str:
+def _country_hint(column: str, route: bool = False) -> str:
     """SQL of the hint for a staged country code that is none (`` (use the two-letter code: KP
-    ...)``), or an empty text: what :func:`_hint_countries` found for it."""
-    return (f"coalesce((SELECT ' (' || hint || ')' FROM country_hints WHERE code = {column}),"
-            " '')")
+    ...)``), or for a route's text (``via``) holding one; else an empty text: what
+    :func:`_hint_countries` found for it."""
+    return (f"coalesce((SELECT ' (' || hint || ')' FROM country_hints WHERE route = {route}"
+            f" AND code = {column}), '')")
 
 
-def _hint_countries(con: Any, values: Iterable[str | None]) -> None:
-    """Keep in ``country_hints`` the hint for each value, staged, that is no country code.
+def _route_hint(text: str) -> str | None:
+    """What to write for a route (``via``, codes joined by ``;``) holding a code that is none."""
+    bad = [c for c in (c.strip().upper() for c in text.split(";"))
+           if c and reference.country_name(c) is None]
+    if not bad:
+        return None
+    parts = [part.upper() for part in re.split(r"[\s,/|]+", text) if part]
+    if len(parts) > 1 and all(reference.country_name(part) for part in parts):
+        return f"separate the codes with ';': {';'.join(parts)}"
+    return "; ".join(f"{code}: {reference.country_hint(code)}" for code in bad)
+
+
+def _hint_countries(con: Any, values: Iterable[str | None], route: bool = False) -> None:
+    """Keep in ``country_hints`` the hint for each value, staged, that is no country code (or,
+    for a ``route``, holds one).
 
     The words of :func:`reference.country_hint`, which a JSONL line's reason
     gives too; a CSV file's values are trimmed and upper-cased, so its hint
-    is never the one for lower case.
+    is never the one for lower case. A route is kept by its text as written.
     """
-    kept = {code for (code,) in con.execute("SELECT code FROM country_hints").fetchall()}
+    kept = {code for (code,) in con.execute(
+        "SELECT code FROM country_hints WHERE route = ?", [route]).fetchall()}
     found = {}
     for value in values:
-        code = (value or "").strip().upper()
-        if code and code not in kept and reference.country_name(code) is None:
-            hint = reference.country_hint(code)
-            if hint:
-                found[code] = hint
+        code = (value or "").strip()
+        code = code if route else code.upper()
+        if not code or code in kept:
+            continue
+        if route:
+            hint = _route_hint(code)
+        else:
+            hint = reference.country_hint(code) if reference.country_name(code) is None else None
+        if hint:
+            found[code] = hint
     if found:
-        con.execute("INSERT INTO country_hints SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[])",
-                    [list(found), list(found.values())])
+        con.execute("INSERT INTO country_hints SELECT ?, unnest(?::VARCHAR[]),"
+                    " unnest(?::VARCHAR[])", [route, list(found), list(found.values())])
+
+
+HINTED = 1_000
+"""Distinct values of a country field, none a code, past which they are rejected without a hint
+(a column mapped by mistake may hold a million)."""
+
+
+def _hint_seen(con: Any, sources: dict[str, str], seen: dict[str, tuple[int, int]],
+               judged: dict[str, _Judged]) -> None:
+    """:func:`_hint_countries` for the values of the country fields that hold no code.
+
+    Read from ``seen``, all of a column's distinct values, so that a field
+    checked row by row (:func:`_many`) is told as one checked value by value;
+    a field :func:`_judge` found no such value in is not read again.
+    """
+    for name in (*_ONE_COUNTRY, "via"):
+        source = sources[name]
+        if source not in seen:  # absent, or a constant (told by _check_constants)
+            continue
+        if not _many(source, seen) and not (name in judged and judged[name].bad):
+            continue
+        codes = "string_split(upper(CAST(raw AS VARCHAR)), ';')" if name == "via" else \
+            "[upper(CAST(raw AS VARCHAR))]"
+        found = con.execute(
+            f"SELECT CAST(raw AS VARCHAR) FROM ({_values(source, seen)}), {_KNOWN}"
+            f" WHERE len(list_filter({codes}, lambda c: trim(c) <> ''"
+            f" AND NOT list_contains(country_codes, trim(c)))) > 0 LIMIT {HINTED}").fetchall()
+        _hint_countries(con, (value for (value,) in found), route=name == "via")
 
 
 def _check_constants(con: Any, layout: Layout, staging: dict[str, tuple[str, str]],
@@ -774,6 +823,7 @@ def _check_constants(con: Any, layout: Layout, staging: dict[str, tuple[str, str
     so it is said once, of the mapping, before any row is read.
     """
     _hint_countries(con, [v for name, v in layout.constants.items() if name in _ONE_COUNTRY])
+    _hint_countries(con, [layout.constants.get("via")], route=True)
     bad = []
     for name, value in layout.constants.items():
         branches = " ".join(branch for field_name, branch in checks if field_name == name)
@@ -988,10 +1038,7 @@ def _stage_flat(con: Any, relation: str, layout: Layout, line_offset: str,
     seen = _distinct(con, relation, sorted(
         {sources[name] for name in _by_value(checks) if sources[name] in types}))
     judged = _judge(con, sources, seen, staging, checks, _gated_fields(gate))
-    if any(judged[name].bad for name in _ONE_COUNTRY if name in judged):
-        _hint_countries(con, (raw for (raw,) in con.execute(
-            "SELECT raw FROM judged WHERE bad AND field IN"
-            f" ({', '.join(map(sql_text, _ONE_COUNTRY))})").fetchall()))
+    _hint_seen(con, sources, seen, judged)
     suspect, carried = _suspects(sources, types, seen, judged, checks, layout.numbers)
     currency = sources["item.unit_value.currency"]
     con.execute("CREATE TEMP VIEW stated_currencies AS " + (

@@ -367,7 +367,7 @@ CONSTANT_VALUES = {
     "recipient.country": ["KP", "XX", "PRK"],
     "origin": ["", "cn", "SU"],
     "destination": ["KP", "Korea"],
-    "via": ["KP;CN", "KP;XX", ";"],
+    "via": ["KP;CN", "KP;XX", ";", "CN, KP"],
     "item.hs_code": ["8703.24", "8703.99", "87032", "x"],
     "item.made_in": ["RU", "SU", "uk"],
     "item.quantity": ["12.5", "0", "-1", "x", "1e999"],
@@ -1283,7 +1283,7 @@ FLAT_CHECKS = [  # (field, bad value, the reason a row with it gets)
      f"recipient.country: 'ZZ' is not an ISO 3166-1 alpha-2 country code{ANY_CODE}"),
     ("origin", "QQ", f"origin: 'QQ' is not a country code{ANY_CODE}"),
     ("destination", "QZ", f"destination: 'QZ' is not a country code{ANY_CODE}"),
-    ("via", "CN;XX", "via: 'CN;XX' holds a code that is not a country"),
+    ("via", "CN;XX", f"via: 'CN;XX' holds a code that is not a country (XX: {ANY_CODE[2:]}"),
     ("type", "theft", "type: 'theft' is not a transfer type"),
     ("item.hs_code", "87A3", "item.hs_code: '87A3' is not an HS code of 2 to 10 digits"),
     ("item.hs_code", "8799", "item.hs_code: '8799' does not exist in the HS 2022 nomenclature"),
@@ -2095,6 +2095,22 @@ def test_a_country_that_is_no_code_gets_the_hint_a_jsonl_line_gets(tmp_path) -> 
                                 " Republic of)")
     assert hint(flat[1][1]) == "the ISO 3166-1 code is GB (United Kingdom)"
     assert flat[2][1].startswith("supplier.country: 'NORTH KOREA' is not an ISO 3166-1 alpha-2")
+
+
+@pytest.mark.parametrize(("via", "hint"), [
+    ("CN, KP", "separate the codes with ';': CN;KP"),
+    ("cn / kp", "separate the codes with ';': CN;KP"),
+    ("CN;PRK", "PRK: use the two-letter code: KP (Korea, Democratic People's Republic of)"),
+    ("XX;CN;UK", "XX: use an ISO 3166-1 alpha-2 code such as KP, RU or CN;"
+                 " UK: the ISO 3166-1 code is GB (United Kingdom)"),
+])
+def test_a_route_holding_no_code_is_told_what_to_write(tmp_path, via, hint) -> None:
+    path = tmp_path / "records.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([["date", "supplier.country", "recipient.country", "via"],
+                                      ["2024-06-19", "RU", "KP", via]])
+    assert screen(path, BUNDLED).rejections == [
+        (2, f"via: '{via}' holds a code that is not a country ({hint})")]
 
 
 @pytest.mark.parametrize("fallback", [False, True], ids=["vectorised", "mentions per record"])
