@@ -767,14 +767,13 @@ def _hint_countries(con: Any, values: Iterable[str | None], route: bool = False)
     gives too; a CSV file's values are trimmed and upper-cased, so its hint
     is never the one for lower case. A route is kept by its text as written.
     """
+    codes = {code if route else code.upper() for value in values if (code := (value or "").strip())}
+    if not codes:  # most screens: no constant, no country that is none
+        return
     kept = {code for (code,) in con.execute(
         "SELECT code FROM country_hints WHERE route = ?", [route]).fetchall()}
     found = {}
-    for value in values:
-        code = (value or "").strip()
-        code = code if route else code.upper()
-        if not code or code in kept:
-            continue
+    for code in sorted(codes - kept):
         if route:
             hint = _route_hint(code)
         else:
