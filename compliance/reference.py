@@ -19,6 +19,14 @@ HS_VERSION = "HS 2022"
 
 # Codes that users often write for a country but that ISO 3166-1 spells otherwise.
 _COUNTRY_ALIASES = {"UK": "GB", "EL": "GR"}
+# Names in common use that ISO 3166-1's names (which pycountry looks up) do not give; a name
+# that stands for two countries is never guessed.
+_COUNTRY_NAMES = {
+    "RUSSIA": ("RU",), "DPRK": ("KP",), "KOREA": ("KP", "KR"), "KOREA, NORTH": ("KP",),
+    "KOREA, SOUTH": ("KR",), "UAE": ("AE",), "TURKEY": ("TR",), "BURMA": ("MM",),
+    "IVORY COAST": ("CI",), "MACEDONIA": ("MK",), "HOLLAND": ("NL",), "BRITAIN": ("GB",),
+    "GREAT BRITAIN": ("GB",), "ENGLAND": ("GB",), "CONGO": ("CG", "CD"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +151,11 @@ def country_hint(code: str) -> str | None:
     if upper in _COUNTRY_ALIASES:
         alias = _COUNTRY_ALIASES[upper]
         return f"the ISO 3166-1 code is {alias} ({country_name(alias)})"
+    if upper in _COUNTRY_NAMES:
+        named = [f"{c} ({country_name(c)})" for c in _COUNTRY_NAMES[upper]]
+        if len(named) == 1:
+            return f"did you mean {named[0]}?"
+        return "it may stand for " + ", ".join(named[:-1]) + f" or {named[-1]}: give the code"
     if upper != code and country_name(upper):
         return f"country codes are upper case: did you mean {upper}?"
     if len(upper) == 3:
