@@ -147,8 +147,14 @@ class ScreenResult:
             lines.append(f"{'RULE':<{width}}  {'VERDICT':<12}  FINDINGS")
             for (rule, verdict), n in sorted(self.counts.items()):
                 lines.append(f"{rule:<{width}}  {verdict:<12}  {n:>8,}")
+        elif self.rejected:  # three values: rows not judged are not rows without findings
+            lines.append("no findings in the rows screened" if self.screened
+                         else "no findings: no row was screened")
         else:
             lines.append("no findings")
+        if self.rejected:
+            lines.append(f"{self.rejected:,} rejected row{'s' * (self.rejected > 1)} not judged:"
+                         " their findings are unknown")
         return "\n".join(lines)
 
 

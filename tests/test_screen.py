@@ -565,7 +565,9 @@ def test_a_jsonl_line_past_the_limit_is_rejected_and_the_next_keep_their_numbers
     path.write_text("[" + ", ".join(_gift(f"t{n}") for n in range(MAX_LINE_BYTES // 200))
                     + "]", encoding="utf-8")
     run = cli("screen", path)
-    assert run.status == 2 and "rows read 1; screened 0; rejected 1" in run.out
+    assert run.status == 2 and run.out.splitlines() == [
+        "rows read 1; screened 0; rejected 1", "no findings: no row was screened",
+        "1 rejected row not judged: their findings are unknown"]
     assert run.err == f"{path}: rows rejected:\n  row 1: {reason}\n"
 
 
@@ -977,6 +979,7 @@ def test_rejected_rows_are_named_and_fail_the_run(tmp_path, cli) -> None:
     assert run.status == 2  # a row not screened: never a clean run, nor a plain violation
     assert "rows read 4; screened 2; rejected 2" in run.out
     assert "un.dprk.luxury.vehicles" in run.out
+    assert run.out.splitlines()[-1] == "2 rejected rows not judged: their findings are unknown"
     assert run.err.splitlines() == [
         f"{tmp_path / 'ledger.csv'}: rows rejected:",
         "  row 3: date: '2024-13-01' is not a date",
