@@ -643,18 +643,33 @@ def _checks(written: dict[str, str] | None = None,
     ]
 
 
+SPREADSHEET_EPOCH = dt.date(1899, 12, 30)
+"""Day 0 of a spreadsheet's day numbers (Excel's, past its 1900 leap day; LibreOffice's)."""
+SPREADSHEET_DAYS = (20_000, 73_050)
+"""The day numbers taken for a spreadsheet's in a hint: 1954-10-03 to 2099-12-31."""
+
+
 def _date_formats_reading(text: str, dates: str) -> str:
     """SQL of the usual date formats, other than ``dates``, that read ``text`` as a day (`` (it
     reads as one written %d/%m/%Y; ...)``), or an empty text: the hint for a date in another.
 
-    Only a day of a four-digit year counts: ``19/06/24`` is no day of the year 24.
+    Only a day of a four-digit year counts: ``19/06/24`` is no day of the year 24. A number
+    no format reads, of the size of a spreadsheet's day number, is said to be one, and which.
     """
     others = [f for f in USUAL_DATE_FORMATS if f != dates]
     reading = ", ".join(
         f"CASE WHEN year(TRY_STRPTIME({text}, {sql_text(f)})) BETWEEN 1000 AND 9999"
         f" THEN {sql_text(f)} END" for f in others)
+    # a spreadsheet's day number (days since 1899-12-30) left in a column of dates
+    number = f"TRY_CAST({text} AS DOUBLE)"
+    day = f"{sql_text(SPREADSHEET_EPOCH)} + CAST(floor({number}) AS INTEGER)"
+    spreadsheet = (f"CASE WHEN regexp_full_match({text}, '[0-9]+([.][0-9]+)?') AND {number}"
+                   f" BETWEEN {SPREADSHEET_DAYS[0]} AND {SPREADSHEET_DAYS[1]}"
+                   f" THEN ' (a spreadsheet''s day number? ' || {text} || ' is '"
+                   f" || strftime({day}, '%Y-%m-%d') || ': save the column as dates)' END")
     return (f"coalesce(' (it reads as one written ' || nullif(concat_ws(' or ', {reading}),"
-            " '') || '; a mapping''s date_format: says how the file writes dates)', '')")
+            f" '') || '; a mapping''s date_format: says how the file writes dates)',"
+            f" {spreadsheet}, '')")
 
 
 def _number_formats_reading(text: str, numbers: str) -> str:

@@ -1277,6 +1277,8 @@ FLAT_CHECKS = [  # (field, bad value, the reason a row with it gets)
     ("date", "19/06/24", "date: '19/06/24' is not a date written %Y-%m-%d (it reads as one"
      " written %d/%m/%y; a mapping's date_format: says how the file writes dates)"),
     ("date", "24-06-19", "date: '24-06-19' is not a date written %Y-%m-%d"),
+    ("date", "45462", "date: '45462' is not a date written %Y-%m-%d (a spreadsheet's day"
+     " number? 45462 is 2024-06-19: save the column as dates)"),
     ("date", "1-2-3", "date: '1-2-3' is not a date written %Y-%m-%d"),
     ("supplier.country", "", "supplier.country: missing"),
     ("supplier.country", "XX",
