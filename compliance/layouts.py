@@ -60,7 +60,8 @@ DATE_DIRECTIVES = frozenset(
 
 USUAL_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y%m%d",
                       "%Y/%m/%d", "%d/%m/%y", "%m/%d/%y", "%d.%m.%y", "%d %B %Y", "%d %b %Y",
-                      "%B %d, %Y", "%b %d, %Y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+                      "%B %d, %Y", "%b %d, %Y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S",
+                      "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%dT%H:%M:%S%z")
 """Formats exports often write dates in: a date another format rejects is said to read in these."""
 
 _DIRECTIVE = re.compile(r"%-?.?")

@@ -246,7 +246,7 @@ def test_a_date_format_reads_dates_written_in_it(tmp_path, date_format, written)
 def test_a_date_in_another_format_is_said_to_read_in_the_formats_that_read_it(
         tmp_path, written) -> None:
     """The reason names the usual formats that read the rejected date, and each of them does."""
-    text = dt.date(2024, 6, 19).strftime(written)
+    text = dt.datetime(2024, 6, 19, tzinfo=dt.UTC).strftime(written)  # %z: +0000
     path = tmp_path / "export.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
         csv.writer(handle).writerows([["date", "supplier.country", "recipient.country"],
@@ -967,9 +967,22 @@ def test_a_timestamp_with_a_time_zone_is_judged_by_its_day_in_utc(tmp_path) -> N
                f" \"item.hs_code\")) TO '{path}' (FORMAT parquet)")
     script = ("import sys, compliance; result = compliance.screen(sys.argv[1]);"
               " print(sorted({f[0] for f in result.findings if f[4] == 'un.dprk.arms.bladed'}))")
+    # the same instants written as text with their offsets, read by a mapping's %z: the day
+    # in UTC (03-02, then 03-01), not the day written (03-01, then 03-02)
+    text = tmp_path / "ledger.csv"
+    text.write_text("date,supplier.country,recipient.country,item.hs_code\n"
+                    "2016-03-01T20:30:00-05:00,RU,KP,930700\n"
+                    "2016-03-02T08:30:00+09:00,RU,KP,930700\n", encoding="utf-8")
+    (tmp_path / "map.yaml").write_text('date_format: "%Y-%m-%dT%H:%M:%S%z"\n', encoding="utf-8")
+    mapped = script.replace("compliance.screen(sys.argv[1])",
+                            "compliance.screen(sys.argv[1], mapping=sys.argv[2])")
     for zone in ("UTC", "Asia/Tokyo", "America/Los_Angeles"):
         run = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True,
                              text=True, check=True, env={**os.environ, "TZ": zone})
+        assert run.stdout.strip() == "[2]", zone
+        run = subprocess.run([sys.executable, "-c", mapped, str(text), str(tmp_path / "map.yaml")],
+                             capture_output=True, text=True, check=True,
+                             env={**os.environ, "TZ": zone})
         assert run.stdout.strip() == "[2]", zone
 
 
