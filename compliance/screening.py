@@ -553,6 +553,17 @@ def _staging(date_format: str | None, numbers: str,
     }
 
 
+_ONE_COUNTRY = {
+    "supplier.country": ("supplier_country", "is not an ISO 3166-1 alpha-2 country code"),
+    "recipient.country": ("recipient_country", "is not an ISO 3166-1 alpha-2 country code"),
+    "origin": ("origin_raw", "is not a country code"),
+    "destination": ("destination_raw", "is not a country code"),
+    "item.made_in": ("made_in", "is not a country code"),
+}
+"""The fields of one country code each (``via`` lists codes), in the order a reason is chosen:
+the staged column and what is said of a value that is no code (which gets a hint too)."""
+
+
 def _checks(written: dict[str, str] | None = None,
             dates: str | None = None) -> list[tuple[str | None, str]]:
     """The record checks, in the order a reason is chosen: each with the one field it reads.
@@ -594,27 +605,21 @@ def _checks(written: dict[str, str] | None = None,
                           + f" || {_date_formats_reading('date_raw', dates)}")]
 
     known = "IN (SELECT code FROM countries)"
+
+    def coded() -> list[tuple[str | None, str]]:
+        # each field of one country code: missing if required, else no code (with its hint)
+        found: list[tuple[str | None, str]] = []
+        for name, (column, words) in _ONE_COUNTRY.items():
+            if name in REQUIRED:
+                found.append((name, f"WHEN {column} IS NULL THEN '{name}: missing'"))
+            found.append((name, _check(column, name, f"{column} NOT {known}", words)
+                          + f" || {_country_hint(column)}"))
+        return found
+
     return [
         ("date", "WHEN date_raw IS NULL THEN 'date: missing'"),
         *dated(),
-        ("supplier.country", "WHEN supplier_country IS NULL THEN 'supplier.country: missing'"),
-        ("supplier.country", _check("supplier_country", "supplier.country",
-                                    f"supplier_country NOT {known}",
-                                    "is not an ISO 3166-1 alpha-2 country code")
-         + f" || {_country_hint('supplier_country')}"),
-        ("recipient.country",
-         "WHEN recipient_country IS NULL THEN 'recipient.country: missing'"),
-        ("recipient.country", _check("recipient_country", "recipient.country",
-                                     f"recipient_country NOT {known}",
-                                     "is not an ISO 3166-1 alpha-2 country code")
-         + f" || {_country_hint('recipient_country')}"),
-        ("origin", _check("origin_raw", "origin", f"origin_raw NOT {known}",
-                          "is not a country code") + f" || {_country_hint('origin_raw')}"),
-        ("destination", _check("destination_raw", "destination", f"destination_raw NOT {known}",
-                               "is not a country code")
-         + f" || {_country_hint('destination_raw')}"),
-        ("item.made_in", _check("made_in", "item.made_in", f"made_in NOT {known}",
-                                "is not a country code") + f" || {_country_hint('made_in')}"),
+        *coded(),
         ("via", _check("via_text", "via",
                        "len(list_filter(via, lambda v: NOT list_contains(country_codes, v))) > 0",
                        "holds a code that is not a country")
@@ -653,13 +658,14 @@ def _date_formats_reading(text: str, dates: str) -> str:
     """SQL of the usual date formats, other than ``dates``, that read ``text`` as a day (`` (it
     reads as one written %d/%m/%Y; ...)``), or an empty text: the hint for a date in another.
 
-    Only a day of a four-digit year counts: ``19/06/24`` is no day of the year 24. A number
-    no format reads, of the size of a spreadsheet's day number, is said to be one, and which.
+    A format is named if it reads the text as :func:`_read_date` would with it: ``19/06/24``
+    is no day of the year 24 in ``%d/%m/%Y``. A number no format reads, of the size of a
+    spreadsheet's day number, is said to be one, and which.
     """
     others = [f for f in USUAL_DATE_FORMATS if f != dates]
-    reading = ", ".join(
-        f"CASE WHEN year(TRY_STRPTIME({text}, {sql_text(f)})) BETWEEN 1000 AND 9999"
-        f" THEN {sql_text(f)} END" for f in others)
+    reading = ", ".join(  # read as a mapping naming the format would read it (_read_date)
+        f"CASE WHEN {_read_date('', f).format(v=text)} IS NOT NULL THEN {sql_text(f)} END"
+        for f in others)
     # a spreadsheet's day number (days since 1899-12-30) left in a column of dates
     number = f"TRY_CAST({text} AS DOUBLE)"
     day = f"{sql_text(SPREADSHEET_EPOCH)} + CAST(floor({number}) AS INTEGER)"
@@ -754,10 +760,6 @@ def _staged_raw(staging: dict[str, tuple[str, str]], name: str) -> str:
     """SQL of the staged columns of field ``name``, read from its value ``raw`` (as text)."""
     return ", ".join(template.format(v=_text("raw"), t="raw") + f" AS {column}"
                      for column, (field_name, template) in staging.items() if field_name == name)
-
-
-_ONE_COUNTRY = ("supplier.country", "recipient.country", "origin", "destination", "item.made_in")
-"""The fields of one country code each (``via`` lists codes): a code that is none gets a hint."""
 
 
 def _country_hint(column: str, route: bool = False) -> str:
@@ -975,9 +977,7 @@ def _suspects(sources: dict[str, str], types: dict[str, str], seen: dict[str, tu
 
 _ROUTE_ENDS = {"origin": "supplier.country", "destination": "recipient.country"}
 """A route's end, when the record does not state it, is its party's country."""
-_COUNTRY_COLUMN = {"destination": "destination_raw", "origin": "origin_raw",
-                   "supplier.country": "supplier_country",
-                   "recipient.country": "recipient_country", "via": "via"}
+_COUNTRY_COLUMN = {**{name: column for name, (column, _) in _ONE_COUNTRY.items()}, "via": "via"}
 """The staged column of each country field, as stated (a route's end not yet defaulted)."""
 
 
